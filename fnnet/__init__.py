@@ -1,0 +1,32 @@
+"""fnnet: functional neural networks in plain NumPy.
+
+Every layer is an ``(init, apply, vjp)`` triple of pure functions over immutable
+parameter trees; models are composed with :func:`fnnet.layers.serial`; optimizers are
+pure ``update(params, grads, state)`` functions; every backward pass is written by hand.
+"""
+
+from fnnet import initializers, layers, losses, optim, random, tree
+from fnnet.grad import (
+    GradientCheckError,
+    check_grads,
+    check_layer_grads,
+    check_loss_grads,
+    value_and_grad,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradientCheckError",
+    "__version__",
+    "check_grads",
+    "check_layer_grads",
+    "check_loss_grads",
+    "initializers",
+    "layers",
+    "losses",
+    "optim",
+    "random",
+    "tree",
+    "value_and_grad",
+]

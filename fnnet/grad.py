@@ -1,0 +1,180 @@
+"""Gradients: ``value_and_grad`` for training, finite-difference checks for trust.
+
+``value_and_grad(model, loss)`` runs the model's ``vjp`` in train mode, the loss's
+``vjp`` and the pullback, and returns ``(loss_value, grads, new_state)``.
+
+``check_grads`` compares a layer's or a loss's hand-written pullback with central
+differences in float64. For a layer ``y = f(params, x)`` and a random cotangent ``u``
+it checks the scalar ``<u, f(params, x)>``, whose gradient is exactly what the pullback
+returns for ``dy = u``. A random ``u`` rather than ``sum(y)``: a summed output can hide
+errors (the output of BatchNorm sums to a constant, whatever its input gradient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fnnet import random, tree
+from fnnet.layers.base import Layer
+from fnnet.losses.base import Loss
+from fnnet.random import Key
+
+__all__ = ["GradientCheckError", "check_grads", "check_layer_grads", "check_loss_grads", "value_and_grad"]
+
+Array = NDArray[Any]
+PyTree = Any
+
+
+def value_and_grad(
+    model: Layer, loss: Loss
+) -> Callable[..., tuple[float, PyTree, PyTree]]:
+    """A pure function ``(params, state, x, y, *, key=None) -> (loss_value, grads, new_state)``.
+
+    Runs ``model.vjp`` in train mode, then ``loss.vjp(pred, y)``, then both pullbacks.
+    ``grads`` has the structure of ``params``; ``new_state`` is the model's new state
+    (e.g. BatchNorm running statistics). ``key`` is needed by models with Dropout.
+    """
+
+    def f(
+        params: PyTree, state: PyTree, x: Array, y: Array, *, key: Key | None = None
+    ) -> tuple[float, PyTree, PyTree]:
+        pred, new_state, pullback = model.vjp(params, state, x, key=key, train=True)
+        value, loss_pullback = loss.vjp(pred, y)
+        # dL/dpred from the loss, then back through the model
+        grads, _ = pullback(loss_pullback(1.0))
+        return value, grads, new_state
+
+    return f
+
+
+class GradientCheckError(AssertionError):
+    """A pullback disagrees with finite differences; the message holds the full report."""
+
+
+def _relative_error(analytic: Array, numeric: Array) -> float:
+    """``||a - n|| / max(||a|| + ||n||, tiny)``: 0 when both are zero."""
+    diff = float(np.linalg.norm((analytic - numeric).ravel()))
+    scale = float(np.linalg.norm(analytic.ravel()) + np.linalg.norm(numeric.ravel()))
+    return diff / scale if scale > 1e-300 else 0.0
+
+
+def _numeric_grad(f: Callable[[Array], float], x: Array, eps: float) -> Array:
+    """Central differences ``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every element."""
+    grad = np.zeros_like(x)
+    xp = x.copy()
+    flat, gflat = xp.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f(xp)
+        flat[i] = old - eps
+        down = f(xp)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def _report(title: str, rows: list[tuple[str, float, float]], tol: float) -> str:
+    lines = [title, f"  {'gradient':<24}{'rel. error':>12}{'max |diff|':>14}"]
+    for name, rel, absdiff in rows:
+        flag = "  <-- exceeds tol" if rel > tol else ""
+        lines.append(f"  {name:<24}{rel:>12.3e}{absdiff:>14.3e}{flag}")
+    lines.append(f"  tolerance {tol:.1e}")
+    return "\n".join(lines)
+
+
+def _to64(x: Any) -> Any:
+    a = np.asarray(x)
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
+
+
+def check_layer_grads(
+    layer: Layer,
+    params: PyTree,
+    state: PyTree,
+    x: Array,
+    *,
+    key: Key | None = None,
+    train: bool = True,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    seed: int = 0,
+) -> float:
+    """Check ``layer.vjp``'s input and parameter gradients against central differences.
+
+    Everything is cast to float64. Returns the worst relative error over ``dx`` and
+    every parameter; raises :class:`GradientCheckError` with a per-gradient report when
+    it exceeds ``tol``. ``key`` and ``train`` are passed to the layer (the same key in
+    every evaluation, so Dropout keeps its mask).
+    """
+    params64 = tree.map(_to64, params)
+    state64 = tree.map(_to64, state)
+    x64 = _to64(x)
+    y, _, pullback = layer.vjp(params64, state64, x64, key=key, train=train)
+    u = random.normal(random.key(seed), np.shape(y), np.float64)
+    dparams, dx = pullback(u)
+
+    def objective(p: PyTree, inp: Array) -> float:
+        out, _ = layer.apply(p, state64, inp, key=key, train=train)
+        return float(np.vdot(u, out))
+
+    def row(name: str, analytic: Any, numeric: Array) -> tuple[str, float, float]:
+        a = np.asarray(analytic)
+        absdiff = float(np.max(np.abs(a - numeric), initial=0.0))
+        return name, _relative_error(a, numeric), absdiff
+
+    rows = [row("dx", dx, _numeric_grad(lambda a: objective(params64, a), x64, eps))]
+    p_leaves, p_def = tree.flatten(params64)
+    paths = [path for path, _ in tree.leaves_with_paths(params64)]
+    d_leaves, d_def = tree.flatten(dparams)
+    if d_def != p_def:
+        raise GradientCheckError(f"dparams structure {d_def!r} differs from params {p_def!r}")
+    for i, (path, analytic) in enumerate(zip(paths, d_leaves)):
+
+        def f_param(a: Array, i: int = i) -> float:
+            leaves = list(p_leaves)
+            leaves[i] = a
+            return objective(tree.unflatten(p_def, leaves), x64)
+
+        rows.append(row(f"params/{path}", analytic, _numeric_grad(f_param, p_leaves[i], eps)))
+    worst = max(r[1] for r in rows)
+    if worst > tol:
+        raise GradientCheckError(_report("gradient check failed:", rows, tol))
+    return worst
+
+
+def check_loss_grads(
+    loss: Loss, pred: Array, target: Array, *, eps: float = 1e-6, tol: float = 1e-6
+) -> float:
+    """Check ``loss.vjp``'s gradient with respect to ``pred`` against central differences.
+
+    Returns the relative error; raises :class:`GradientCheckError` above ``tol``.
+    A random cotangent is not needed: the loss is already a scalar.
+    """
+    pred64 = _to64(pred)
+    target64 = _to64(target)
+    _, pullback = loss.vjp(pred64, target64)
+    analytic = np.asarray(pullback(1.0))
+    numeric = _numeric_grad(lambda a: loss.apply(a, target64), pred64, eps)
+    rel = _relative_error(analytic, numeric)
+    if rel > tol:
+        absdiff = float(np.max(np.abs(analytic - numeric)))
+        raise GradientCheckError(_report("gradient check failed:", [("dpred", rel, absdiff)], tol))
+    return rel
+
+
+def check_grads(fn: Layer | Loss, *args: Any, **kwargs: Any) -> float:
+    """Check a layer (``check_grads(layer, params, state, x, ...)``) or a loss
+    (``check_grads(loss, pred, target, ...)``) against finite differences.
+
+    See :func:`check_layer_grads` and :func:`check_loss_grads`.
+    """
+    if isinstance(fn, Layer):
+        return check_layer_grads(fn, *args, **kwargs)
+    if isinstance(fn, Loss):
+        return check_loss_grads(fn, *args, **kwargs)
+    raise TypeError(f"check_grads: expected a Layer or a Loss, got {type(fn).__name__}")

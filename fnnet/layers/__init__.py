@@ -1,0 +1,41 @@
+"""Layers: ``Layer(init, apply, vjp)`` triples of pure functions, and combinators."""
+
+from fnnet.layers.activations import (
+    ELU,
+    GELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    SiLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from fnnet.layers.base import Layer, Pullback, layer_name, named, stateless
+from fnnet.layers.combinators import serial
+from fnnet.layers.linear import Linear
+from fnnet.layers.mlp import mlp
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "Pullback",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "layer_name",
+    "mlp",
+    "named",
+    "serial",
+    "stateless",
+]

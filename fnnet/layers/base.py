@@ -1,0 +1,138 @@
+"""The layer protocol: a ``Layer`` is three pure functions.
+
+```
+init(key, input_shape)                            -> (output_shape, params, state)
+apply(params, state, x, *, key=None, train=False) -> (y, new_state)
+vjp(params, state, x, *, key=None, train=True)    -> (y, new_state, pullback)
+pullback(dy)                                      -> (dparams, dx)
+```
+
+Shapes include the batch dimension, which may be ``-1`` in ``input_shape``.
+``dparams`` has exactly the structure of ``params``. Layers without parameters or
+state use ``{}``. Simple layers are written without state and lifted with
+:func:`stateless`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fnnet.random import Key
+
+__all__ = [
+    "Layer",
+    "Pullback",
+    "Shape",
+    "check_features",
+    "check_rank",
+    "layer_name",
+    "named",
+    "stateless",
+]
+
+Array = NDArray[Any]
+Shape = tuple[int, ...]
+Params = dict[str, Any]
+State = dict[str, Any]
+Pullback = Callable[[Array], tuple[Params, Array]]
+
+
+class InitFn(Protocol):
+    def __call__(self, key: Key, input_shape: Shape) -> tuple[Shape, Params, State]: ...
+
+
+class ApplyFn(Protocol):
+    def __call__(
+        self, params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
+    ) -> tuple[Array, State]: ...
+
+
+class VjpFn(Protocol):
+    def __call__(
+        self, params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
+    ) -> tuple[Array, State, Pullback]: ...
+
+
+class Layer(NamedTuple):
+    """A layer: ``(init, apply, vjp)``, three pure functions (see the module docstring)."""
+
+    init: InitFn
+    apply: ApplyFn
+    vjp: VjpFn
+
+
+def named(layer: Layer, name: str) -> Layer:
+    """Give ``layer`` the name used in error messages (e.g. inside ``serial``); returns it."""
+    setattr(layer.init, "layer_name", name)  # noqa: B010 - an attribute on a closure
+    return layer
+
+
+def layer_name(layer: Layer) -> str:
+    """The kind of a layer for messages: set by :func:`named`, else the name of its factory."""
+    name = getattr(layer.init, "layer_name", None)
+    if name is not None:
+        return str(name)
+    qualname = getattr(layer.init, "__qualname__", "layer")
+    return qualname.split(".<locals>")[0] if ".<locals>" in qualname else qualname
+
+
+def stateless(
+    init: Callable[[Key, Shape], tuple[Shape, Params]],
+    apply: Callable[[Params, Array], Array],
+    vjp: Callable[[Params, Array], tuple[Array, Pullback]],
+    name: str | None = None,
+) -> Layer:
+    """Lift a layer without state or randomness into the full protocol.
+
+    ``init(key, shape) -> (shape, params)``, ``apply(params, x) -> y`` and
+    ``vjp(params, x) -> (y, pullback)``; the lifted layer keeps ``state = {}``
+    and ignores ``key`` and ``train``.
+    """
+
+    def full_init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
+        out_shape, params = init(key, tuple(input_shape))
+        return out_shape, params, {}
+
+    def full_apply(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        return apply(params, x), state
+
+    def full_vjp(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
+    ) -> tuple[Array, State, Pullback]:
+        y, pullback = vjp(params, x)
+        return y, state, pullback
+
+    layer = Layer(full_init, full_apply, full_vjp)
+    return named(layer, name or getattr(init, "__qualname__", "layer").split(".<locals>")[0])
+
+
+def _fmt(shape: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_rank(name: str, shape: tuple[int, ...], rank: int, layout: str) -> None:
+    """Raise ``ValueError`` unless ``shape`` has ``rank`` dimensions (``layout`` names them)."""
+    if len(shape) != rank:
+        raise ValueError(f"{name}: expected a {rank}-D input {layout}, got shape {_fmt(shape)}")
+
+
+def check_features(name: str, shape: tuple[int, ...], axis: int, expected: int) -> None:
+    """Raise ``ValueError`` unless ``shape[axis] == expected`` (e.g. the feature count)."""
+    if shape[axis] != expected:
+        want = ["..."] * (len(shape) - 1)
+        want.insert(axis % len(shape), str(expected))
+        raise ValueError(f"{name}: expected input ({', '.join(want)}), got {_fmt(shape)}")
+
+
+def check_float(name: str, x: Any) -> Array:
+    """Return ``x`` as a NumPy array, raising ``TypeError`` for non-numeric input."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    return a

@@ -1,0 +1,99 @@
+"""Combinators: layers built from layers."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State, layer_name, named
+from fnnet.random import Key, split
+
+__all__ = ["serial"]
+
+
+def _reraise(err: Exception, index: int, name: str) -> NoReturn:
+    """Re-raise ``err`` (ValueError/TypeError) with the place inside ``serial`` in front."""
+    message = str(err)
+    if message.startswith(f"{name}: "):  # the layer already named its kind
+        message = message[len(name) + 2 :]
+    prefix = f"serial layer {index} ({name}): "
+    cls = type(err)
+    try:
+        new = cls(prefix + message)
+    except Exception:  # an exception type with another signature: keep its family
+        new = (TypeError if isinstance(err, TypeError) else ValueError)(prefix + message)
+    raise new from err
+
+
+def serial(*layers: Layer) -> Layer:
+    """Compose ``layers`` in order: ``y = f_{n-1}(... f_1(f_0(x)))``.
+
+    Params and state are dicts keyed by position: ``{"0": ..., "1": ..., ...}``.
+    ``key`` (when given) is split so that each layer gets its own; the state of every
+    layer is threaded through and a new state tree is returned. The pullback runs
+    the layers' pullbacks in reverse order. A shape error inside names the layer:
+    ``serial layer 2 (Linear): expected input (..., 256), got (128, 255)``.
+    """
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"serial: argument {i} is not a Layer, got {type(layer).__name__}")
+    names = [layer_name(layer) for layer in layers]
+    n = len(layers)
+    slots = [str(i) for i in range(n)]
+
+    def layer_keys(key: Key | None) -> tuple[Key | None, ...]:
+        return split(key, n) if key is not None else (None,) * n
+
+    def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
+        keys = split(key, n)
+        params: Params = {}
+        state: State = {}
+        shape = tuple(input_shape)
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                shape, params[slot], state[slot] = layer.init(keys[i], shape)
+        except (ValueError, TypeError) as err:
+            _reraise(err, i, names[i])
+        return shape, params, state
+
+    def apply(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        keys = layer_keys(key)
+        new_state: State = {}
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                x, new_state[slot] = layer.apply(
+                    params[slot], state[slot], x, key=keys[i], train=train
+                )
+        except (ValueError, TypeError) as err:
+            _reraise(err, i, names[i])
+        return x, new_state
+
+    def vjp(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
+    ) -> tuple[Array, State, Pullback]:
+        keys = layer_keys(key)
+        new_state: State = {}
+        pullbacks: list[Pullback] = []
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                x, new_state[slot], pb = layer.vjp(
+                    params[slot], state[slot], x, key=keys[i], train=train
+                )
+                pullbacks.append(pb)
+        except (ValueError, TypeError) as err:
+            _reraise(err, i, names[i])
+
+        def pullback(dy: Array) -> tuple[Params, Array]:
+            grads: list[Any] = [None] * n
+            # chain rule, last layer first: dL/dx_i = pullback_i(dL/dx_{i+1})
+            for i in range(n - 1, -1, -1):
+                grads[i], dy = pullbacks[i](dy)
+            return dict(zip(slots, grads)), dy
+
+        return x, new_state, pullback
+
+    return named(Layer(init, apply, vjp), "serial")

@@ -1,0 +1,88 @@
+"""The linear (fully connected) layer."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from fnnet import initializers
+from fnnet.initializers import Initializer
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    check_features,
+    check_rank,
+    stateless,
+)
+from fnnet.random import Key, split
+from fnnet.tree import freeze
+
+__all__ = ["Linear"]
+
+
+def Linear(
+    in_features: int | None,
+    out_features: int,
+    *,
+    w_init: Initializer | None = None,
+    b_init: Initializer = initializers.zeros,
+    dtype: DTypeLike = np.float32,
+) -> Layer:
+    """Fully connected layer ``Z = A W^T + 1 b^T``.
+
+    Shapes: ``A (N, C_in)``, ``W (C_out, C_in)``, ``b (C_out,)``, ``Z (N, C_out)``.
+
+    Backward, given ``dLdZ (N, C_out)``::
+
+        dLdA = dLdZ W          (N, C_in)
+        dLdW = dLdZ^T A        (C_out, C_in)
+        dLdb = dLdZ^T 1_N      (C_out,)
+
+    ``in_features=None`` takes the feature count from the input shape at ``init``
+    (handy after ``Flatten``). ``W`` defaults to He-uniform initialisation
+    (``initializers.he_uniform()``, suited to ReLU networks), ``b`` to zeros.
+    """
+    if in_features is not None and in_features <= 0:
+        raise ValueError(f"Linear: in_features must be positive or None, got {in_features}")
+    if out_features <= 0:
+        raise ValueError(f"Linear: out_features must be positive, got {out_features}")
+    w_init = w_init if w_init is not None else initializers.he_uniform()
+
+    def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
+        check_rank("Linear", input_shape, 2, "(N, C_in)")
+        c_in = input_shape[-1] if in_features is None else in_features
+        check_features("Linear", input_shape, -1, c_in)
+        k_w, k_b = split(key)
+        params = {"W": w_init(k_w, (out_features, c_in), dtype), "b": b_init(k_b, (out_features,), dtype)}
+        return (input_shape[0], out_features), freeze(params)
+
+    def check(params: Params, A: Array) -> None:
+        check_rank("Linear", A.shape, 2, f"(N, {params['W'].shape[1]})")
+        check_features("Linear", A.shape, -1, params["W"].shape[1])
+
+    def apply(params: Params, A: Array) -> Array:
+        check(params, A)
+        # Z = A W^T + 1 b^T
+        return A @ params["W"].T + params["b"]
+
+    def vjp(params: Params, A: Array) -> tuple[Array, Pullback]:
+        check(params, A)
+        W, b = params["W"], params["b"]
+        Z = A @ W.T + b
+
+        def pullback(dLdZ: Array) -> tuple[Params, Array]:
+            # dL/dA = dL/dZ . W
+            dLdA = dLdZ @ W
+            # dL/dW = (dL/dZ)^T . A
+            dLdW = dLdZ.T @ A
+            # dL/db = (dL/dZ)^T . 1_N
+            dLdb = dLdZ.sum(axis=0)
+            grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}
+            return grads, dLdA
+
+        return Z, pullback
+
+    return stateless(init, apply, vjp, name="Linear")

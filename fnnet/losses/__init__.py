@@ -1,0 +1,7 @@
+"""Losses: ``Loss(apply, vjp)`` values (``fnnet.losses.mse`` is a loss, not a factory)."""
+
+from fnnet.losses.base import Loss
+from fnnet.losses.classification import binary_cross_entropy, cross_entropy
+from fnnet.losses.regression import mse
+
+__all__ = ["Loss", "binary_cross_entropy", "cross_entropy", "mse"]

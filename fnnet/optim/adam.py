@@ -1,0 +1,137 @@
+"""Adam and AdamW."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fnnet import tree
+from fnnet.optim.base import (
+    LearningRate,
+    Mask,
+    Optimizer,
+    PyTree,
+    as_schedule,
+    check_hyper,
+    flat_params_and_grads,
+    next_count_and_lr,
+    resolve_mask,
+    scalar,
+)
+
+__all__ = ["adam", "adamw"]
+
+
+def _adam(
+    name: str,
+    lr: LearningRate,
+    b1: float,
+    b2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    mask: Mask,
+) -> Optimizer:
+    schedule = as_schedule(name, lr)
+    b1 = check_hyper(name, "b1", b1, 0.0, 1.0)
+    b2 = check_hyper(name, "b2", b2, 0.0, 1.0)
+    eps = check_hyper(name, "eps", eps, 0.0, float("inf"))
+    wd = check_hyper(name, "weight_decay", weight_decay, 0.0, float("inf"))
+
+    def init(params: PyTree) -> PyTree:
+        return {
+            "count": scalar(0, np.int64),
+            "lr": scalar(schedule(0), np.float64),
+            "m": tree.freeze(tree.zeros_like(params)),
+            "v": tree.freeze(tree.zeros_like(params)),
+        }
+
+    def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
+        p_leaves, g_leaves, treedef = flat_params_and_grads(name, params, grads)
+        count = int(opt_state["count"])
+        t = count + 1
+        rate = float(schedule(count))
+        decay = resolve_mask(name, mask, params, treedef) if wd else None
+        m_leaves = tree.leaves(opt_state["m"])
+        v_leaves = tree.leaves(opt_state["v"])
+        # bias corrections 1 - b1^t and 1 - b2^t, folded into the step size
+        step_size = rate / (1 - b1**t)
+        sqrt_c2 = math.sqrt(1 - b2**t)
+        new_p, new_m, new_v = [], [], []
+        for i, (W, g) in enumerate(zip(p_leaves, g_leaves)):
+            W_base = W
+            if decay is not None and decay[i]:
+                if decoupled:
+                    # AdamW: W := W - lr * lambda * W, apart from the gradient
+                    W_base = W * (1 - rate * wd)
+                else:
+                    # Adam with L2: g := g + lambda W
+                    g = g + wd * W
+            # m := b1 m + (1 - b1) g
+            m = m_leaves[i] * b1
+            m += (1 - b1) * g
+            # v := b2 v + (1 - b2) g^2
+            v = v_leaves[i] * b2
+            v += (1 - b2) * (g * g)
+            # W := W - lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)
+            denom = np.sqrt(v)
+            denom *= 1 / sqrt_c2
+            denom += eps
+            W_new = m / denom
+            W_new *= -step_size
+            W_new += W_base
+            new_p.append(W_new.astype(W.dtype, copy=False))
+            new_m.append(m)
+            new_v.append(v)
+        count_next, lr_next = next_count_and_lr(schedule, count)
+        new_state = {
+            "count": count_next,
+            "lr": lr_next,
+            "m": tree.freeze(tree.unflatten(treedef, new_m)),
+            "v": tree.freeze(tree.unflatten(treedef, new_v)),
+        }
+        return tree.freeze(tree.unflatten(treedef, new_p)), new_state
+
+    return Optimizer(init, update)
+
+
+def adam(
+    lr: LearningRate,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    weight_decay: float = 0.0,
+    mask: Mask = None,
+) -> Optimizer:
+    """Adam (Kingma & Ba, 2015), as PyTorch's ``torch.optim.Adam``.
+
+    With ``t`` the update number (1 for the first)::
+
+        g := g + weight_decay * W                 (L2, where mask is True)
+        m := b1 m + (1 - b1) g
+        v := b2 v + (1 - b2) g^2
+        W := W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    State: ``{"count", "lr", "m": tree like params, "v": tree like params}``.
+    """
+    return _adam("adam", lr, b1, b2, eps, weight_decay, decoupled=False, mask=mask)
+
+
+def adamw(
+    lr: LearningRate,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    weight_decay: float = 0.01,
+    mask: Mask = None,
+) -> Optimizer:
+    """AdamW (Loshchilov & Hutter, 2019), as PyTorch's ``torch.optim.AdamW``.
+
+    Adam with decoupled weight decay: ``W := W (1 - lr * weight_decay)`` before the Adam
+    step, where ``mask`` is True (all parameters by default; ``fnnet.optim.decay_mask``
+    skips biases and norm scales). Same state as :func:`adam`.
+    """
+    return _adam("adamw", lr, b1, b2, eps, weight_decay, decoupled=True, mask=mask)

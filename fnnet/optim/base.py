@@ -1,0 +1,150 @@
+"""The optimizer protocol and what all optimizers share.
+
+An optimizer is ``Optimizer(init, update)``, two pure functions::
+
+    opt_state = init(params)
+    new_params, new_opt_state = update(params, grads, opt_state)
+
+``opt_state`` is a readable pytree: ``"count"`` (updates made so far), ``"lr"`` (the
+learning rate the next update will use) and per-parameter trees that mirror the params
+(``"velocity"``, ``"m"``, ``"v"``). All returned arrays are fresh and read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fnnet import tree
+from fnnet.tree import TreeDef
+
+__all__ = [
+    "Mask",
+    "Optimizer",
+    "Schedule",
+    "clip_by_global_norm",
+    "clipped",
+    "decay_mask",
+    "global_norm",
+]
+
+Array = NDArray[Any]
+PyTree = Any
+Schedule = Callable[[int], float]
+LearningRate = Union[float, Schedule]
+Mask = Union[PyTree, Callable[[PyTree], PyTree], None]
+
+
+class Optimizer(NamedTuple):
+    """``init(params) -> opt_state`` and ``update(params, grads, opt_state) -> (params, opt_state)``."""
+
+    init: Callable[[PyTree], PyTree]
+    update: Callable[[PyTree, PyTree, PyTree], tuple[PyTree, PyTree]]
+
+
+def as_schedule(name: str, lr: LearningRate) -> Schedule:
+    """Turn a float or a ``step -> lr`` callable into a schedule, validating a float."""
+    if callable(lr):
+        return lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name}: lr must be a float or a schedule step -> lr, got {lr!r}")
+    if not np.isfinite(lr) or lr < 0:
+        raise ValueError(f"{name}: lr must be a finite number >= 0, got {lr}")
+    value = float(lr)
+    return lambda step: value
+
+
+def check_hyper(name: str, what: str, value: float, low: float, high: float) -> float:
+    """Validate ``low <= value < high`` (``high`` excluded) and return it as a float."""
+    if not (low <= value < high):
+        raise ValueError(f"{name}: {what} must be in [{low}, {high}), got {value}")
+    return float(value)
+
+
+def scalar(value: float | int, dtype: Any) -> Array:
+    """A read-only 0-d array (for ``count`` and ``lr`` in optimizer states)."""
+    a = np.asarray(value, dtype=dtype)
+    a.flags.writeable = False
+    return a
+
+
+def flat_params_and_grads(
+    name: str, params: PyTree, grads: PyTree
+) -> tuple[list[Array], list[Array], TreeDef]:
+    """Flatten params and grads, checking that their structures and shapes agree."""
+    p_leaves, p_def = tree.flatten(params)
+    g_leaves, g_def = tree.flatten(grads)
+    if p_def != g_def:
+        raise ValueError(
+            f"{name}.update: the grads tree does not match the params tree:\n"
+            f"  params {p_def!r}\n  grads  {g_def!r}"
+        )
+    for (path, p), g in zip(tree.leaves_with_paths(params), g_leaves):
+        if np.shape(g) != np.shape(p):
+            raise ValueError(
+                f"{name}.update: grads[{path!r}] has shape {np.shape(g)}, "
+                f"params[{path!r}] has shape {np.shape(p)}"
+            )
+    return p_leaves, g_leaves, p_def
+
+
+def resolve_mask(name: str, mask: Mask, params: PyTree, treedef: TreeDef) -> list[bool]:
+    """Per-leaf booleans of ``mask`` (a tree of bools, or a function params -> tree)."""
+    if mask is None:
+        return [True] * treedef.num_leaves
+    m = mask(params) if callable(mask) else mask
+    m_leaves, m_def = tree.flatten(m)
+    if m_def != treedef:
+        raise ValueError(
+            f"{name}: the mask tree does not match the params tree:\n"
+            f"  params {treedef!r}\n  mask   {m_def!r}"
+        )
+    return [bool(b) for b in m_leaves]
+
+
+def decay_mask(params: PyTree) -> PyTree:
+    """True for weight matrices and kernels (``ndim >= 2``), False for biases and norm scales.
+
+    The usual choice for weight decay: ``sgd(0.1, weight_decay=1e-4, mask=decay_mask)``
+    decays ``W`` but not ``b``, ``gamma`` or ``beta``.
+    """
+    return tree.map(lambda p: np.ndim(p) >= 2, params)
+
+
+def global_norm(grads: PyTree) -> float:
+    """``sqrt(sum of squares of every leaf)``, computed in float64."""
+    total = 0.0
+    for g in tree.leaves(grads):
+        flat = np.asarray(g, dtype=np.float64).ravel()
+        total += float(flat @ flat)
+    return float(np.sqrt(total))
+
+
+def clip_by_global_norm(grads: PyTree, max_norm: float) -> PyTree:
+    """Scale all gradients by ``min(1, max_norm / global_norm(grads))`` (a new tree)."""
+    if not max_norm > 0:
+        raise ValueError(f"clip_by_global_norm: max_norm must be > 0, got {max_norm}")
+    norm = global_norm(grads)
+    if norm <= max_norm:
+        return grads
+    scale = max_norm / norm
+    return tree.map(lambda g: g * scale, grads)
+
+
+def clipped(optimizer: Optimizer, max_norm: float) -> Optimizer:
+    """``optimizer`` applied to gradients clipped to a global norm of at most ``max_norm``."""
+    if not max_norm > 0:
+        raise ValueError(f"clipped: max_norm must be > 0, got {max_norm}")
+
+    def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
+        return optimizer.update(params, clip_by_global_norm(grads, max_norm), opt_state)
+
+    return Optimizer(optimizer.init, update)
+
+
+def next_count_and_lr(schedule: Schedule, count: int) -> tuple[Array, Array]:
+    """The state's ``count`` and ``lr`` after one more update."""
+    return scalar(count + 1, np.int64), scalar(schedule(count + 1), np.float64)
