@@ -1,6 +1,6 @@
 """Train the MLP4 topology (2-4-8-8-4-2) on a toy two-class problem and watch the loss fall.
 
-    python examples/train_mlp4.py
+python examples/train_mlp4.py
 """
 
 import numpy as np
