@@ -23,15 +23,19 @@ from fnnet.layers.base import Layer
 from fnnet.losses.base import Loss
 from fnnet.random import Key
 
-__all__ = ["GradientCheckError", "check_grads", "check_layer_grads", "check_loss_grads", "value_and_grad"]
+__all__ = [
+    "GradientCheckError",
+    "check_grads",
+    "check_layer_grads",
+    "check_loss_grads",
+    "value_and_grad",
+]
 
 Array = NDArray[Any]
 PyTree = Any
 
 
-def value_and_grad(
-    model: Layer, loss: Loss
-) -> Callable[..., tuple[float, PyTree, PyTree]]:
+def value_and_grad(model: Layer, loss: Loss) -> Callable[..., tuple[float, PyTree, PyTree]]:
     """A pure function ``(params, state, x, y, *, key=None) -> (loss_value, grads, new_state)``.
 
     Runs ``model.vjp`` in train mode, then ``loss.vjp(pred, y)``, then both pullbacks.

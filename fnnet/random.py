@@ -59,7 +59,7 @@ def key(seed: int) -> Key:
     return Key((0, seed & _MASK64) if seed <= _MASK64 else (seed >> 64 & _MASK64, seed & _MASK64))
 
 
-def _words(k: Key, n: int, tag: int) -> NDArray[np.uint64]:
+def _words(k: Key, n: int, tag: int) -> NDArray[Any]:
     return np.random.SeedSequence([k.words[0], k.words[1], tag]).generate_state(n, dtype=np.uint64)
 
 
@@ -95,7 +95,11 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
 
 
 def normal(
-    k: Key, shape: tuple[int, ...], dtype: DTypeLike = np.float32, mean: float = 0.0, std: float = 1.0
+    k: Key,
+    shape: tuple[int, ...],
+    dtype: DTypeLike = np.float32,
+    mean: float = 0.0,
+    std: float = 1.0,
 ) -> NDArray[Any]:
     """Samples from N(mean, std^2) of the given shape and dtype."""
     dt = _float_dtype(dtype)

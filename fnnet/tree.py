@@ -132,9 +132,12 @@ def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], path: str) -> Any:
     kind, keys, kids = split
     for other in nodes[1:]:
         other_split = _children(other)
-        if other_split is None or other_split[0] != kind or other_split[1] != keys or len(
-            other_split[2]
-        ) != len(kids):
+        if (
+            other_split is None
+            or other_split[0] != kind
+            or other_split[1] != keys
+            or len(other_split[2]) != len(kids)
+        ):
             raise ValueError(
                 f"tree.map: trees differ at {path or 'the root'}: "
                 f"{flatten(first)[1]!r} vs {flatten(other)[1]!r}"
@@ -143,8 +146,7 @@ def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], path: str) -> Any:
         return None
     if kind == "dict":
         return {
-            k: _map_node(f, tuple(n[k] for n in nodes), f"{path}/{k}" if path else k)
-            for k in keys
+            k: _map_node(f, tuple(n[k] for n in nodes), f"{path}/{k}" if path else k) for k in keys
         }
     mapped = [
         _map_node(f, tuple(n[i] for n in nodes), f"{path}/{i}" if path else str(i))
@@ -175,17 +177,17 @@ def _paths(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 
 
 def leaves_with_paths(tree: PyTree) -> list[tuple[str, Any]]:
-    """``[(path, leaf), ...]`` with paths such as ``"0/W"`` (dict keys and list indices joined by ``/``)."""
+    """``[(path, leaf), ...]``, paths such as ``"0/W"`` (keys and list indices joined by ``/``)."""
     return list(_paths(tree, ""))
 
 
 def structure_equal(a: PyTree, b: PyTree) -> bool:
-    """True when ``a`` and ``b`` have the same structure (same keys, same nesting), ignoring leaves."""
+    """True when ``a`` and ``b`` have the same structure (keys and nesting), ignoring leaves."""
     return flatten(a)[1] == flatten(b)[1]
 
 
 def zeros_like(tree: PyTree) -> PyTree:
-    """A tree of the same structure with every array leaf replaced by zeros of its shape and dtype."""
+    """The same structure with every leaf replaced by zeros of its shape and dtype."""
     return map(np.zeros_like, tree)
 
 

@@ -56,7 +56,10 @@ def Linear(
         c_in = input_shape[-1] if in_features is None else in_features
         check_features("Linear", input_shape, -1, c_in)
         k_w, k_b = split(key)
-        params = {"W": w_init(k_w, (out_features, c_in), dtype), "b": b_init(k_b, (out_features,), dtype)}
+        params = {
+            "W": w_init(k_w, (out_features, c_in), dtype),
+            "b": b_init(k_b, (out_features,), dtype),
+        }
         return (input_shape[0], out_features), freeze(params)
 
     def check(params: Params, A: Array) -> None:

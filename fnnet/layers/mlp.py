@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 from fnnet.layers.activations import ReLU
 from fnnet.layers.base import Layer
@@ -41,7 +42,7 @@ def mlp(
     if any((not isinstance(s, int)) or s <= 0 for s in sizes):
         raise ValueError(f"mlp: sizes must be positive integers, got {sizes}")
     layers: list[Layer] = []
-    for i, (c_in, c_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (c_in, c_out) in enumerate(pairwise(sizes)):
         layers.append(Linear(c_in, c_out))
         if i < len(sizes) - 2:
             layers.append(activation())

@@ -74,7 +74,7 @@ def _adam(
             # v := b2 v + (1 - b2) g^2
             v = v_leaves[i] * b2
             v += (1 - b2) * (g * g)
-            # W := W - lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)
+            # W := W - lr m_hat / (sqrt(v_hat) + eps); m_hat = m/(1 - b1^t), v_hat = v/(1 - b2^t)
             denom = np.sqrt(v)
             denom *= 1 / sqrt_c2
             denom += eps

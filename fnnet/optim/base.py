@@ -13,7 +13,7 @@ learning rate the next update will use) and per-parameter trees that mirror the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,12 +34,12 @@ __all__ = [
 Array = NDArray[Any]
 PyTree = Any
 Schedule = Callable[[int], float]
-LearningRate = Union[float, Schedule]
-Mask = Union[PyTree, Callable[[PyTree], PyTree], None]
+LearningRate = float | Schedule
+Mask = PyTree | Callable[[PyTree], PyTree] | None
 
 
 class Optimizer(NamedTuple):
-    """``init(params) -> opt_state`` and ``update(params, grads, opt_state) -> (params, opt_state)``."""
+    """``init(params) -> state``; ``update(params, grads, state) -> (new_params, new_state)``."""
 
     init: Callable[[PyTree], PyTree]
     update: Callable[[PyTree, PyTree, PyTree], tuple[PyTree, PyTree]]

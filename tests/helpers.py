@@ -1,0 +1,21 @@
+"""Small utilities shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fnnet import random, tree
+
+
+def randomize(params: Any, seed: int = 0, dtype: Any = np.float64, scale: float = 0.5) -> Any:
+    """A copy of ``params`` with every leaf replaced by N(0, scale^2) values (non-zero biases)."""
+    keys = iter(random.split(random.key(seed), len(tree.leaves(params))))
+    return tree.map(lambda p: random.normal(next(keys), np.shape(p), dtype, std=scale), params)
+
+
+def assert_all_read_only(t: Any) -> None:
+    for path, leaf in tree.leaves_with_paths(t):
+        assert isinstance(leaf, np.ndarray), path
+        assert not leaf.flags.writeable, f"{path} is writeable"

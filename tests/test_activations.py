@@ -1,0 +1,137 @@
+import warnings
+
+import numpy as np
+import pytest
+from helpers import randomize
+from scipy import special
+
+import fnnet
+from fnnet import layers, random
+
+SCALAR = {
+    "Identity": (lambda z: z, lambda z: np.ones_like(z)),
+    "Sigmoid": (special.expit, lambda z: special.expit(z) * (1 - special.expit(z))),
+    "Tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "ReLU": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+    "GELU": (
+        lambda z: z * special.ndtr(z),
+        lambda z: special.ndtr(z) + z * np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi),
+    ),
+    "LeakyReLU": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
+    "ELU": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda z: np.where(z > 0, 1.0, np.exp(z))),
+    "SiLU": (
+        lambda z: z * special.expit(z),
+        lambda z: special.expit(z) * (1 + z * (1 - special.expit(z))),
+    ),
+    "Softplus": (lambda z: np.log1p(np.exp(z)), special.expit),
+}
+ALL = [*SCALAR, "Softmax", "LogSoftmax"]
+
+
+def make(name):
+    layer = getattr(layers, name)()
+    _, params, state = layer.init(random.key(0), (-1, 4))
+    return layer, params, state
+
+
+@pytest.mark.parametrize("name", list(SCALAR))
+def test_scalar_forward_and_derivative(name):
+    f, df = SCALAR[name]
+    layer, params, state = make(name)
+    z = np.linspace(-3, 3, 24).reshape(6, 4) + 0.01
+    y, _, pullback = layer.vjp(params, state, z)
+    np.testing.assert_allclose(y, f(z), rtol=1e-12, atol=1e-12)
+    dy = np.full_like(z, 0.5)
+    grads, dz = pullback(dy)
+    assert grads == {}
+    np.testing.assert_allclose(dz, 0.5 * df(z), rtol=1e-10, atol=1e-12)
+
+
+def test_course_examples():
+    z = np.array([[-4.0, -3.0], [-2.0, -1.0], [0.0, 1.0], [2.0, 3.0]])
+    relu, p, s = make("ReLU")
+    np.testing.assert_array_equal(relu.apply(p, s, z)[0], [[0, 0], [0, 0], [0, 1], [2, 3]])
+    sig, p, s = make("Sigmoid")
+    np.testing.assert_allclose(sig.apply(p, s, z)[0][0], [0.018, 0.047], atol=5e-4)
+    tanh, p, s = make("Tanh")
+    np.testing.assert_allclose(tanh.apply(p, s, z)[0][0], [-0.999, -0.995], atol=5e-4)
+
+
+def test_relu_derivative_at_zero_is_zero():
+    relu, p, s = make("ReLU")
+    _, _, pullback = relu.vjp(p, s, np.zeros((1, 3)))
+    np.testing.assert_array_equal(pullback(np.ones((1, 3)))[1], 0.0)
+
+
+def test_softmax_rows_and_vjp_equal_the_jacobian_product():
+    sm, p, s = make("Softmax")
+    z = random.normal(random.key(0), (3, 5), np.float64)
+    a, _, pullback = sm.vjp(p, s, z)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0)
+    dy = random.normal(random.key(1), (3, 5), np.float64)
+    _, dz = pullback(dy)
+    for i in range(3):
+        J = np.diag(a[i]) - np.outer(a[i], a[i])
+        np.testing.assert_allclose(dz[i], dy[i] @ J, atol=1e-14)
+
+
+def test_softmax_along_another_axis():
+    layer = layers.Softmax(axis=0)
+    z = random.normal(random.key(2), (4, 3), np.float64)
+    a, _ = layer.apply({}, {}, z)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0)
+    assert fnnet.check_grads(layer, {}, {}, z) < 1e-7
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradient_check_behind_a_linear(name):
+    net = layers.serial(layers.Linear(3, 4), getattr(layers, name)())
+    _, params, state = net.init(random.key(0), (-1, 3))
+    x = random.normal(random.key(1), (5, 3), np.float64)
+    assert fnnet.check_grads(net, randomize(params, scale=1.0), state, x) < 1e-6
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(name, dtype):
+    layer, p, s = make(name)
+    z = np.linspace(-2, 2, 8, dtype=dtype).reshape(2, 4)
+    y, _, pullback = layer.vjp(p, s, z)
+    assert y.dtype == dtype and pullback(np.ones_like(y))[1].dtype == dtype
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_for_huge_inputs_without_warnings(name, dtype):
+    layer, p, s = make(name)
+    big = 800.0 if dtype == np.float64 else 1e30
+    z = np.array([[-big, -1.0, 0.0, big]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, _, pullback = layer.vjp(p, s, z)
+        _, dz = pullback(np.ones_like(y))
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dz))
+
+
+def test_sigmoid_is_stable_for_large_negative_inputs():
+    sig, p, s = make("Sigmoid")
+    y, _ = sig.apply(p, s, np.array([[-1000.0, -50.0]]))
+    assert y[0, 0] == 0.0 and y[0, 1] == pytest.approx(np.exp(-50.0), rel=1e-12)
+
+
+def test_inputs_are_not_mutated():
+    for name in ALL:
+        layer, p, s = make(name)
+        z = np.linspace(-1, 1, 8).reshape(2, 4)
+        z_copy = z.copy()
+        y, _, pullback = layer.vjp(p, s, z)
+        dy = np.ones_like(y)
+        pullback(dy)
+        np.testing.assert_array_equal(z, z_copy)
+        np.testing.assert_array_equal(dy, 1.0)
+
+
+def test_errors_inside_serial_name_the_activation():
+    net = layers.serial(layers.Linear(2, 2), layers.Tanh(), layers.Linear(3, 1))
+    with pytest.raises(ValueError, match=r"serial layer 2 \(Linear\)"):
+        net.init(random.key(0), (-1, 2))

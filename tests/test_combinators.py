@@ -1,0 +1,148 @@
+import itertools
+
+import numpy as np
+import pytest
+from helpers import assert_all_read_only, randomize
+
+import fnnet
+from fnnet import layers, random
+from fnnet.layers import Layer
+
+
+def counting_layer(log):
+    """A stateful layer that records the key it got and counts its calls in its state."""
+
+    def init(key, shape):
+        return shape, {}, {"calls": np.zeros((), np.int64)}
+
+    def apply(params, state, x, *, key=None, train=False):
+        log.append(key)
+        return x, {"calls": state["calls"] + 1}
+
+    def vjp(params, state, x, *, key=None, train=True):
+        y, new_state = apply(params, state, x, key=key, train=train)
+        return y, new_state, lambda dy: ({}, dy)
+
+    return Layer(init, apply, vjp)
+
+
+def test_params_keyed_by_position():
+    net = layers.serial(layers.Linear(2, 3), layers.ReLU(), layers.Linear(3, 1))
+    shape, params, state = net.init(random.key(0), (-1, 2))
+    assert shape == (-1, 1)
+    assert list(params) == ["0", "1", "2"] and params["1"] == {}
+    assert state == {"0": {}, "1": {}, "2": {}}
+    assert_all_read_only(params)
+
+
+def test_forward_composes_and_pullback_reverses():
+    net = layers.serial(layers.Linear(2, 3), layers.Tanh(), layers.Linear(3, 2))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    params = randomize(params)
+    x = random.normal(random.key(1), (4, 2), np.float64)
+    h = np.tanh(x @ params["0"]["W"].T + params["0"]["b"])
+    expected = h @ params["2"]["W"].T + params["2"]["b"]
+    y, _ = net.apply(params, state, x)
+    np.testing.assert_allclose(y, expected)
+    y2, _, pullback = net.vjp(params, state, x)
+    np.testing.assert_array_equal(y, y2)
+    grads, _dx = pullback(np.ones_like(y))
+    assert list(grads) == ["0", "1", "2"] and grads["1"] == {}
+    assert fnnet.check_grads(net, params, state, x) < 1e-7
+
+
+def test_state_is_threaded_and_the_old_state_untouched():
+    log = []
+    net = layers.serial(counting_layer(log), layers.ReLU(), counting_layer(log))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    x = np.ones((3, 2))
+    _, s1 = net.apply(params, state, x)
+    _, s2, _ = net.vjp(params, s1, x)
+    assert int(state["0"]["calls"]) == 0 and int(s1["0"]["calls"]) == 1
+    assert int(s2["0"]["calls"]) == 2 and int(s2["2"]["calls"]) == 2
+
+
+def test_each_layer_gets_its_own_key():
+    log = []
+    net = layers.serial(counting_layer(log), counting_layer(log))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    k = random.key(7)
+    net.apply(params, state, np.ones((1, 2)), key=k)
+    assert log[0] is not None and log[1] is not None and log[0] != log[1] and k not in log
+    log.clear()
+    net.apply(params, state, np.ones((1, 2)), key=k)
+    assert log == list(random.split(k, 2))
+    log.clear()
+    net.apply(params, state, np.ones((1, 2)))
+    assert log == [None, None]
+
+
+def test_nested_serial():
+    inner = layers.serial(layers.Linear(2, 3), layers.ReLU())
+    net = layers.serial(inner, layers.Linear(3, 1))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    assert set(params["0"]) == {"0", "1"}
+    x = random.normal(random.key(1), (5, 2), np.float64)
+    assert fnnet.check_grads(net, randomize(params), state, x) < 1e-7
+
+
+def test_empty_serial_is_the_identity():
+    net = layers.serial()
+    shape, params, state = net.init(random.key(0), (-1, 3))
+    x = np.arange(3.0)[None]
+    y, _, pullback = net.vjp(params, state, x)
+    assert shape == (-1, 3) and params == {} and y is x
+    assert pullback(x) == ({}, x)
+
+
+def test_errors_name_the_layer_index_and_kind():
+    net = layers.serial(layers.Linear(4, 8), layers.ReLU(), layers.Linear(8, 2))
+    _, params, state = net.init(random.key(0), (-1, 4))
+    with pytest.raises(
+        ValueError, match=r"serial layer 0 \(Linear\): expected input \(\.\.\., 4\), got \(5, 3\)"
+    ):
+        net.apply(params, state, np.ones((5, 3), np.float32))
+    with pytest.raises(
+        ValueError, match=r"serial layer 2 \(Linear\): expected input \(\.\.\., 3\), got \(-1, 8\)"
+    ):
+        layers.serial(layers.Linear(4, 8), layers.ReLU(), layers.Linear(3, 2)).init(
+            random.key(0), (-1, 4)
+        )
+    with pytest.raises(TypeError, match="argument 1 is not a Layer"):
+        layers.serial(layers.ReLU(), "relu")  # type: ignore[arg-type]
+
+
+def test_user_written_layer_with_the_lifting_helper():
+    def init(key, shape):
+        return shape, {"s": np.full((), 2.0)}
+
+    def apply(params, x):
+        return params["s"] * x
+
+    def vjp(params, x):
+        def pullback(dy):
+            return {"s": np.sum(dy * x)}, params["s"] * dy
+
+        return params["s"] * x, pullback
+
+    scale = layers.stateless(init, apply, vjp, name="Scale")
+    assert layers.layer_name(scale) == "Scale"
+    net = layers.serial(layers.Linear(2, 2), scale)
+    _, params, state = net.init(random.key(0), (-1, 2))
+    x = random.normal(random.key(1), (3, 2), np.float64)
+    assert fnnet.check_grads(net, randomize(params), state, x) < 1e-7
+
+
+def test_mlp_course_topologies():
+    for sizes in ([2, 3], [2, 3, 2], [2, 4, 8, 8, 4, 2]):
+        net = layers.mlp(sizes, final_activation=layers.ReLU)
+        shape, params, _ = net.init(random.key(0), (-1, sizes[0]))
+        assert shape == (-1, sizes[-1])
+        linears = [params[k] for k in params if params[k]]
+        assert [p["W"].shape for p in linears] == [(o, i) for i, o in itertools.pairwise(sizes)]
+        assert len(params) == 2 * (len(sizes) - 1)
+    net = layers.mlp([2, 4, 8, 8, 4, 2])
+    _, params, _ = net.init(random.key(0), (-1, 2))
+    assert list(params) == [str(i) for i in range(9)]
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        layers.mlp([3])

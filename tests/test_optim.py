@@ -1,0 +1,194 @@
+import math
+
+import numpy as np
+import pytest
+from helpers import assert_all_read_only
+
+from fnnet import optim, tree
+
+
+def params_and_grads():
+    params = {
+        "0": {"W": np.array([[1.0, -2.0]], np.float32), "b": np.array([0.5], np.float32)},
+        "1": {},
+    }
+    grads = {
+        "0": {"W": np.array([[0.1, 0.2]], np.float32), "b": np.array([-1.0], np.float32)},
+        "1": {},
+    }
+    return params, grads
+
+
+def run(opt, params, grads_seq):
+    state = opt.init(params)
+    for g in grads_seq:
+        params, state = opt.update(params, g, state)
+    return params, state
+
+
+def test_sgd_plain():
+    params, grads = params_and_grads()
+    new, state = run(optim.sgd(0.5), params, [grads])
+    np.testing.assert_allclose(new["0"]["W"], [[0.95, -2.1]], rtol=1e-6)
+    np.testing.assert_allclose(new["0"]["b"], [1.0])
+    assert new["0"]["W"].dtype == np.float32
+    assert set(state) == {"count", "lr"} and int(state["count"]) == 1
+
+
+def test_sgd_momentum_follows_the_course_rule():
+    params, grads = params_and_grads()
+    g2 = tree.map(lambda g: 2 * g, grads)
+    new, state = run(optim.sgd(0.1, momentum=0.9), params, [grads, g2])
+    # v1 = g1, W1 = W0 - lr v1; v2 = 0.9 v1 + g2, W2 = W1 - lr v2
+    v2 = 0.9 * grads["0"]["W"] + g2["0"]["W"]
+    np.testing.assert_allclose(state["velocity"]["0"]["W"], v2, rtol=1e-6)
+    np.testing.assert_allclose(
+        new["0"]["W"], params["0"]["W"] - 0.1 * grads["0"]["W"] - 0.1 * v2, rtol=1e-6
+    )
+    assert state["velocity"]["1"] == {}
+
+
+def test_sgd_nesterov_and_weight_decay_mask():
+    params, grads = params_and_grads()
+    new, _ = run(optim.sgd(0.1, momentum=0.9, nesterov=True), params, [grads])
+    # first step: v = g, step = g + mu v = 1.9 g
+    np.testing.assert_allclose(new["0"]["b"], 0.5 + 0.1 * 1.9, rtol=1e-6)
+    new, _ = run(optim.sgd(0.1, weight_decay=0.5, mask=optim.decay_mask), params, [grads])
+    np.testing.assert_allclose(
+        new["0"]["W"],
+        params["0"]["W"] - 0.1 * (grads["0"]["W"] + 0.5 * params["0"]["W"]),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(new["0"]["b"], [0.6])  # bias not decayed
+
+
+def test_adam_matches_its_equations():
+    params, grads = params_and_grads()
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    new, state = run(optim.adam(lr, b1, b2, eps), params, [grads, grads])
+    g = grads["0"]["W"].astype(np.float64)
+    m = (1 - b1) * g * (1 + b1)
+    v = (1 - b2) * g**2 * (1 + b2)
+    W = params["0"]["W"] - lr * g / (np.abs(g) + eps)  # first step moves by lr * sign(g)
+    W = W - lr * (m / (1 - b1**2)) / (np.sqrt(v / (1 - b2**2)) + eps)
+    np.testing.assert_allclose(new["0"]["W"], W, rtol=1e-5)
+    np.testing.assert_allclose(state["m"]["0"]["W"], m, rtol=1e-5)
+    np.testing.assert_allclose(state["v"]["0"]["W"], v, rtol=1e-5)
+    assert int(state["count"]) == 2
+
+
+def test_adamw_decouples_weight_decay():
+    params, grads = params_and_grads()
+    zero = tree.zeros_like(grads)
+    new, _ = run(optim.adamw(0.1, weight_decay=0.5), params, [zero])
+    # zero gradient: only the decay W (1 - lr wd) acts
+    np.testing.assert_allclose(new["0"]["W"], params["0"]["W"] * 0.95, rtol=1e-6)
+
+
+def test_state_is_readable_and_read_only():
+    params, grads = params_and_grads()
+    opt = optim.sgd(optim.exponential_decay(1.0, 0.5), momentum=0.9)
+    state = opt.init(params)
+    assert float(state["lr"]) == 1.0 and int(state["count"]) == 0
+    new, state = opt.update(params, grads, state)
+    assert float(state["lr"]) == 0.5 and int(state["count"]) == 1
+    assert_all_read_only(state)
+    assert_all_read_only(new)
+    for opt in (optim.adam(0.1), optim.adamw(0.1)):
+        s = opt.init(params)
+        assert set(s) == {"count", "lr", "m", "v"}
+        assert tree.structure_equal(s["m"], params)
+        assert_all_read_only(opt.update(params, grads, s)[1])
+
+
+def test_schedule_is_called_with_the_updates_already_made():
+    seen = []
+
+    def schedule(step):
+        seen.append(step)
+        return 0.1
+
+    params, grads = params_and_grads()
+    run(optim.sgd(schedule), params, [grads, grads, grads])
+    assert seen[:1] == [0] and 1 in seen and 2 in seen
+
+
+def test_update_is_pure():
+    params, grads = params_and_grads()
+    p_copy, g_copy = tree.map(np.copy, params), tree.map(np.copy, grads)
+    for opt in (optim.sgd(0.1, momentum=0.9, weight_decay=0.1), optim.adam(0.1), optim.adamw(0.1)):
+        state = opt.init(params)
+        s_copy = tree.map(np.copy, state)
+        a = opt.update(params, grads, state)
+        b = opt.update(params, grads, state)
+        tree.map(np.testing.assert_array_equal, a, b)
+        tree.map(np.testing.assert_array_equal, params, p_copy)
+        tree.map(np.testing.assert_array_equal, grads, g_copy)
+        tree.map(np.testing.assert_array_equal, state, s_copy)
+
+
+def test_float64_params_stay_float64():
+    params = {"w": np.ones(3)}
+    for opt in (optim.sgd(0.1, momentum=0.5), optim.adam(0.1)):
+        new, _ = opt.update(params, {"w": np.ones(3)}, opt.init(params))
+        assert new["w"].dtype == np.float64
+
+
+def test_schedules():
+    assert optim.constant(0.3)(100) == 0.3
+    assert optim.exponential_decay(1.0, 0.5, decay_steps=2)(2) == pytest.approx(0.5)
+    assert optim.exponential_decay(1.0, 0.5, decay_steps=2, staircase=True)(3) == pytest.approx(0.5)
+    s = optim.step_decay(1.0, step_size=10, gamma=0.1)
+    assert (s(9), s(10), s(25)) == (1.0, pytest.approx(0.1), pytest.approx(0.01))
+    c = optim.cosine_decay(1.0, decay_steps=10, alpha=0.1)
+    assert (
+        c(0) == 1.0
+        and c(5) == pytest.approx(0.55)
+        and c(10) == pytest.approx(0.1)
+        and c(50) == pytest.approx(0.1)
+    )
+    w = optim.warmup(optim.constant(1.0), 4)
+    assert [w(i) for i in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_global_norm_clipping():
+    grads = {"a": np.array([3.0, 0.0]), "b": [np.array([4.0])]}
+    assert optim.global_norm(grads) == pytest.approx(5.0)
+    clipped = optim.clip_by_global_norm(grads, 1.0)
+    assert optim.global_norm(clipped) == pytest.approx(1.0)
+    np.testing.assert_allclose(clipped["a"], [0.6, 0.0])
+    assert optim.clip_by_global_norm(grads, 10.0) is grads
+    opt = optim.clipped(optim.sgd(1.0), max_norm=1.0)
+    new, _ = opt.update({"a": np.zeros(2), "b": [np.zeros(1)]}, grads, opt.init(grads))
+    np.testing.assert_allclose(new["a"], [-0.6, 0.0])
+
+
+def test_errors():
+    params, grads = params_and_grads()
+    opt = optim.sgd(0.1)
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="grads tree does not match the params tree"):
+        opt.update(params, {"0": grads["0"]}, state)
+    bad = tree.map(lambda g: g, grads)
+    bad["0"]["W"] = np.ones((2, 2), np.float32)
+    with pytest.raises(
+        ValueError, match=r"grads\['0/W'\] has shape \(2, 2\), params\['0/W'\] has shape \(1, 2\)"
+    ):
+        opt.update(params, bad, state)
+    with pytest.raises(ValueError, match=r"adam\.update: the grads tree"):
+        optim.adam(0.1).update(params, {"x": np.ones(1)}, optim.adam(0.1).init(params))
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        optim.sgd(-1.0)
+    with pytest.raises(TypeError, match="lr must be a float or a schedule"):
+        optim.sgd("fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="momentum must be in"):
+        optim.sgd(0.1, momentum=1.5)
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.sgd(0.1, nesterov=True)
+    with pytest.raises(ValueError, match="b2 must be in"):
+        optim.adam(0.1, b2=1.0)
+    with pytest.raises(ValueError, match="mask tree does not match"):
+        optim.sgd(0.1, weight_decay=0.1, mask={"x": True}).update(params, grads, state)
+    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+        optim.cosine_decay(0.1, 0)
+    assert not math.isnan(float(state["lr"]))

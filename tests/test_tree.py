@@ -1,0 +1,87 @@
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+from fnnet import tree
+
+
+def test_leaves_follow_dict_insertion_order():
+    t = {str(i): np.full(1, i) for i in range(12)}
+    assert [int(x[0]) for x in tree.leaves(t)] == list(range(12))
+
+
+def test_none_is_an_empty_subtree():
+    t = {"a": None, "b": [np.ones(1), None]}
+    assert len(tree.leaves(t)) == 1
+    assert tree.map(lambda x: x * 2, t) == {"a": None, "b": [pytest.approx(np.full(1, 2.0)), None]}
+
+
+def test_map_keeps_tuples_and_lists():
+    t = {"t": (np.ones(1), np.zeros(1)), "l": [np.ones(2)]}
+    m = tree.map(lambda x: x + 1, t)
+    assert isinstance(m["t"], tuple) and isinstance(m["l"], list)
+    np.testing.assert_array_equal(m["t"][1], [1.0])
+
+
+def test_map_keeps_namedtuples():
+    Pair = namedtuple("Pair", "a b")
+    m = tree.map(lambda x: x * 3, Pair(np.ones(1), np.ones(1)))
+    assert type(m) is Pair and float(m.b[0]) == 3.0
+
+
+def test_map_over_several_trees():
+    a = {"x": np.array([1.0]), "y": [np.array([2.0])]}
+    b = {"x": np.array([10.0]), "y": [np.array([20.0])]}
+    s = tree.map(lambda u, v: u + v, a, b)
+    assert float(s["x"][0]) == 11.0 and float(s["y"][0][0]) == 22.0
+
+
+def test_map_reports_where_structures_differ():
+    with pytest.raises(ValueError, match="differ at 0/b"):
+        tree.map(lambda u, v: u, {"0": {"a": 1, "b": [1]}}, {"0": {"a": 1, "b": 2}})
+
+
+def test_flatten_unflatten_roundtrip():
+    t = {"0": {"W": np.ones((2, 2)), "b": np.zeros(2)}, "1": {}, "2": [np.ones(1), (np.ones(3),)]}
+    leaves, treedef = tree.flatten(t)
+    assert len(leaves) == 4 and treedef.num_leaves == 4
+    back = tree.unflatten(treedef, leaves)
+    assert tree.structure_equal(back, t)
+    assert back["2"][1][0] is leaves[3]
+
+
+def test_unflatten_checks_leaf_count():
+    _, treedef = tree.flatten({"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="2 leaves, got 1"):
+        tree.unflatten(treedef, [1])
+
+
+def test_structure_equal():
+    assert tree.structure_equal({"a": np.ones(1)}, {"a": np.zeros(5)})
+    assert not tree.structure_equal({"a": np.ones(1)}, {"b": np.ones(1)})
+    assert not tree.structure_equal([1, 2], (1, 2))
+    assert not tree.structure_equal({"a": 1, "b": 2}, {"b": 2, "a": 1})
+
+
+def test_zeros_like_keeps_shapes_and_dtypes():
+    t = {"W": np.ones((2, 3), np.float32), "n": [np.ones(4, np.float64)]}
+    z = tree.zeros_like(t)
+    assert z["W"].dtype == np.float32 and z["W"].shape == (2, 3) and not z["W"].any()
+    assert z["n"][0].dtype == np.float64
+
+
+def test_leaves_with_paths():
+    t = {"0": {"W": 1, "b": 2}, "1": {}, "2": [3, {"g": 4}]}
+    assert tree.leaves_with_paths(t) == [("0/W", 1), ("0/b", 2), ("2/0", 3), ("2/1/g", 4)]
+
+
+def test_freeze_marks_leaves_read_only():
+    t = tree.freeze({"a": np.ones(2)})
+    with pytest.raises(ValueError, match="read-only"):
+        t["a"][0] = 5.0
+
+
+def test_non_string_dict_keys_are_rejected():
+    with pytest.raises(TypeError, match="strings"):
+        tree.leaves({1: np.ones(1)})
