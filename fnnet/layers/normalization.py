@@ -60,6 +60,11 @@ def BatchNorm1d(num_features: int, alpha: float = 0.9, eps: float = 1e-8) -> Lay
         dLdM     = -sum_i dLdNZ * (s2 + eps)^(-1/2) + dLdV * (-2/N) sum_i (Z - mu)
         dLdZ     = dLdNZ * (s2 + eps)^(-1/2) + dLdV * 2/N (Z - mu) + dLdM / N
 
+    (``dLdV`` sums ``dLdNZ``, the gradient at the normalised input; equation 81 as
+    printed in the course writes ``dL/dZ-tilde`` there, which drops the factor gamma.)
+    The second term of ``dLdM`` is zero in exact arithmetic (``sum_i (Z - mu) = 0``);
+    it is kept so that the code follows the equations line by line.
+
     In eval mode the statistics are constants and ``dLdZ = dLdBZ * gamma / sqrt(var + eps)``.
     """
     return _batch_norm("BatchNorm1d", num_features, alpha, eps, rank=2, layout="(N, C)")
