@@ -189,6 +189,9 @@ def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], n_out: int | None) 
     else:
         split = _children(first)
         if split is None:
+            for other in nodes[1:]:
+                if other is None or isinstance(other, (dict, list, tuple)):
+                    raise _MismatchError(first, other)
             return f(*nodes)
         kind, keys, kid_nodes = split
         for other in nodes[1:]:
