@@ -82,13 +82,29 @@ def _numeric_grad(f: Callable[[Array], float], x: Array, eps: float) -> Array:
     return grad
 
 
-def _report(title: str, rows: list[tuple[str, float, float]], tol: float) -> str:
-    lines = [title, f"  {'gradient':<24}{'rel. error':>12}{'max |diff|':>14}"]
-    for name, rel, absdiff in rows:
-        flag = "  <-- exceeds tol" if rel > tol else ""
-        lines.append(f"  {name:<24}{rel:>12.3e}{absdiff:>14.3e}{flag}")
-    lines.append(f"  tolerance {tol:.1e}")
-    return "\n".join(lines)
+Row = tuple[str, float, float]
+
+
+def _failed(row: Row, tol: float, atol: float) -> bool:
+    """A gradient fails when both its relative error and its largest difference are too big."""
+    _, rel, absdiff = row
+    return rel > tol and absdiff > atol
+
+
+def _worst(rows: list[Row], tol: float, atol: float) -> float:
+    """The worst relative error, ignoring gradients that are zero up to round-off (<= atol)."""
+    worst = max((rel for _, rel, absdiff in rows if absdiff > atol), default=0.0)
+    if any(_failed(r, tol, atol) for r in rows):
+        lines = [
+            "gradient check failed:",
+            f"  {'gradient':<24}{'rel. error':>12}{'max |diff|':>14}",
+        ]
+        for row in rows:
+            flag = "  <-- exceeds tol" if _failed(row, tol, atol) else ""
+            lines.append(f"  {row[0]:<24}{row[1]:>12.3e}{row[2]:>14.3e}{flag}")
+        lines.append(f"  tolerance: relative error {tol:.1e}, or max |diff| {atol:.1e}")
+        raise GradientCheckError("\n".join(lines))
+    return worst
 
 
 def _to64(x: Any) -> Any:
@@ -106,14 +122,19 @@ def check_layer_grads(
     train: bool = True,
     eps: float = 1e-6,
     tol: float = 1e-6,
+    atol: float = 1e-8,
     seed: int = 0,
 ) -> float:
     """Check ``layer.vjp``'s input and parameter gradients against central differences.
 
-    Everything is cast to float64. Returns the worst relative error over ``dx`` and
-    every parameter; raises :class:`GradientCheckError` with a per-gradient report when
-    it exceeds ``tol``. ``key`` and ``train`` are passed to the layer (the same key in
-    every evaluation, so Dropout keeps its mask).
+    Everything is cast to float64. The relative error of a gradient is
+    ``||a - n|| / (||a|| + ||n||)`` (analytic ``a``, numeric ``n``). A gradient passes when
+    its relative error is at most ``tol``, or when it differs from the numeric one by at
+    most ``atol`` everywhere (a gradient that is zero up to round-off has a meaningless
+    relative error). Returns the worst relative error over ``dx`` and every parameter
+    (leaving out those within ``atol``); raises :class:`GradientCheckError` with a
+    per-gradient report when one fails. ``key`` and ``train`` are passed to the layer
+    (the same key in every evaluation, so Dropout keeps its mask).
     """
     params64 = tree.map(_to64, params)
     state64 = tree.map(_to64, state)
@@ -145,18 +166,22 @@ def check_layer_grads(
             return objective(tree.unflatten(p_def, leaves), x64)
 
         rows.append(row(f"params/{path}", analytic, _numeric_grad(f_param, p_leaves[i], eps)))
-    worst = max(r[1] for r in rows)
-    if worst > tol:
-        raise GradientCheckError(_report("gradient check failed:", rows, tol))
-    return worst
+    return _worst(rows, tol, atol)
 
 
 def check_loss_grads(
-    loss: Loss, pred: Array, target: Array, *, eps: float = 1e-6, tol: float = 1e-6
+    loss: Loss,
+    pred: Array,
+    target: Array,
+    *,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    atol: float = 1e-8,
 ) -> float:
     """Check ``loss.vjp``'s gradient with respect to ``pred`` against central differences.
 
-    Returns the relative error; raises :class:`GradientCheckError` above ``tol``.
+    Returns the relative error; raises :class:`GradientCheckError` when it exceeds ``tol``
+    and the largest difference exceeds ``atol``.
     A random cotangent is not needed: the loss is already a scalar.
     """
     pred64 = _to64(pred)
@@ -164,11 +189,8 @@ def check_loss_grads(
     _, pullback = loss.vjp(pred64, target64)
     analytic = np.asarray(pullback(1.0))
     numeric = _numeric_grad(lambda a: loss.apply(a, target64), pred64, eps)
-    rel = _relative_error(analytic, numeric)
-    if rel > tol:
-        absdiff = float(np.max(np.abs(analytic - numeric)))
-        raise GradientCheckError(_report("gradient check failed:", [("dpred", rel, absdiff)], tol))
-    return rel
+    absdiff = float(np.max(np.abs(analytic - numeric), initial=0.0))
+    return _worst([("dpred", _relative_error(analytic, numeric), absdiff)], tol, atol)
 
 
 def check_grads(fn: Layer | Loss, *args: Any, **kwargs: Any) -> float:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +24,7 @@ __all__ = [
     "leaves",
     "leaves_with_paths",
     "map",
+    "map_n",
     "structure_equal",
     "unflatten",
     "zeros_like",
@@ -33,18 +33,17 @@ __all__ = [
 PyTree = Any
 
 
-@dataclass(frozen=True)
-class TreeDef:
-    """The structure of a pytree without its leaves.
+class TreeDef(NamedTuple):
+    """The structure of a pytree without its leaves (an immutable value; ``==`` compares).
 
     ``kind`` is one of ``"leaf"``, ``"none"``, ``"dict"``, ``"list"``, ``"tuple"``;
     ``keys`` holds dict keys (or a NamedTuple's type), ``children`` the sub-structures.
     """
 
     kind: str
-    keys: tuple[Any, ...] = ()
-    children: tuple[TreeDef, ...] = ()
-    num_leaves: int = 1
+    keys: tuple[Any, ...]
+    children: tuple[TreeDef, ...]
+    num_leaves: int
 
     def __repr__(self) -> str:
         if self.kind == "leaf":
@@ -58,8 +57,18 @@ class TreeDef:
         return f"[{inner}]" if self.kind == "list" else f"({inner})"
 
 
+_LEAF = TreeDef("leaf", (), (), 1)
+_NONE = TreeDef("none", (), (), 0)
+
+
 def _is_namedtuple(node: Any) -> bool:
     return isinstance(node, tuple) and hasattr(node, "_fields")
+
+
+def _check_keys(node: dict[Any, Any]) -> None:
+    for k in node:
+        if not isinstance(k, str):
+            raise TypeError(f"pytree dict keys must be strings, got {k!r}")
 
 
 def _children(node: Any) -> tuple[str, tuple[Any, ...], list[Any]] | None:
@@ -67,9 +76,7 @@ def _children(node: Any) -> tuple[str, tuple[Any, ...], list[Any]] | None:
     if node is None:
         return "none", (), []
     if isinstance(node, dict):
-        for k in node:
-            if not isinstance(k, str):
-                raise TypeError(f"pytree dict keys must be strings, got {k!r}")
+        _check_keys(node)
         return "dict", tuple(node), list(node.values())
     if isinstance(node, list):
         return "list", (), node
@@ -79,82 +86,139 @@ def _children(node: Any) -> tuple[str, tuple[Any, ...], list[Any]] | None:
     return None
 
 
+def _flatten(node: Any, out: list[Any]) -> TreeDef:
+    # the common case first: params and grads are dicts of dicts of arrays
+    if isinstance(node, dict):
+        _check_keys(node)
+        defs = tuple([_flatten(c, out) for c in node.values()])
+        return TreeDef("dict", tuple(node), defs, sum([d.num_leaves for d in defs]))
+    split = _children(node)
+    if split is None:
+        out.append(node)
+        return _LEAF
+    kind, keys, kids = split
+    if kind == "none":
+        return _NONE
+    defs = tuple([_flatten(c, out) for c in kids])
+    return TreeDef(kind, keys, defs, sum([d.num_leaves for d in defs]))
+
+
 def flatten(tree: PyTree) -> tuple[list[Any], TreeDef]:
     """Return the leaves of ``tree`` (depth first, dicts in insertion order) and its structure."""
     out: list[Any] = []
-
-    def go(node: Any) -> TreeDef:
-        split = _children(node)
-        if split is None:
-            out.append(node)
-            return TreeDef("leaf")
-        kind, keys, kids = split
-        defs = tuple(go(c) for c in kids)
-        return TreeDef(kind, keys, defs, sum(d.num_leaves for d in defs))
-
-    treedef = go(tree)
+    treedef = _flatten(tree, out)
     return out, treedef
+
+
+def _unflatten(d: TreeDef, it: Iterator[Any]) -> Any:
+    if d.kind == "leaf":
+        return next(it)
+    if d.kind == "dict":
+        return dict(zip(d.keys, [_unflatten(c, it) for c in d.children]))
+    if d.kind == "none":
+        return None
+    kids = [_unflatten(c, it) for c in d.children]
+    if d.kind == "list":
+        return kids
+    if d.keys:  # a NamedTuple
+        return d.keys[0](*kids)
+    return tuple(kids)
 
 
 def unflatten(treedef: TreeDef, leaves: list[Any] | tuple[Any, ...]) -> PyTree:
     """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of :func:`flatten`)."""
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: structure has {treedef.num_leaves} leaves, got {len(leaves)}")
-    it = iter(leaves)
+    return _unflatten(treedef, iter(leaves))
 
-    def go(d: TreeDef) -> Any:
-        if d.kind == "leaf":
-            return next(it)
-        if d.kind == "none":
-            return None
-        kids = [go(c) for c in d.children]
-        if d.kind == "dict":
-            return dict(zip(d.keys, kids))
-        if d.kind == "list":
-            return kids
-        if d.keys:  # a NamedTuple
-            return d.keys[0](*kids)
-        return tuple(kids)
 
-    return go(treedef)
+def _collect(node: Any, out: list[Any]) -> None:
+    if isinstance(node, dict):
+        _check_keys(node)
+        for c in node.values():
+            _collect(c, out)
+    elif isinstance(node, (list, tuple)):
+        for c in node:
+            _collect(c, out)
+    elif node is not None:
+        out.append(node)
 
 
 def leaves(tree: PyTree) -> list[Any]:
     """The leaves of ``tree`` in flattening order."""
-    return flatten(tree)[0]
+    out: list[Any] = []
+    _collect(tree, out)
+    return out
 
 
-def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], path: str) -> Any:
-    first = nodes[0]
-    split = _children(first)
-    if split is None:
-        return f(*nodes)
-    kind, keys, kids = split
-    for other in nodes[1:]:
-        other_split = _children(other)
-        if (
-            other_split is None
-            or other_split[0] != kind
-            or other_split[1] != keys
-            or len(other_split[2]) != len(kids)
-        ):
-            raise ValueError(
-                f"tree.map: trees differ at {path or 'the root'}: "
-                f"{flatten(first)[1]!r} vs {flatten(other)[1]!r}"
-            )
-    if kind == "none":
-        return None
+class _MismatchError(Exception):
+    """Raised inside :func:`map` where two trees differ; collects the path on the way out."""
+
+    def __init__(self, first: Any, other: Any) -> None:
+        super().__init__()
+        self.first, self.other = first, other
+        self.path: list[str] = []
+
+
+def _make(kind: str, keys: Any, kids: list[Any]) -> Any:
     if kind == "dict":
-        return {
-            k: _map_node(f, tuple(n[k] for n in nodes), f"{path}/{k}" if path else k) for k in keys
-        }
-    mapped = [
-        _map_node(f, tuple(n[i] for n in nodes), f"{path}/{i}" if path else str(i))
-        for i in range(len(kids))
-    ]
+        return dict(zip(keys, kids))
     if kind == "list":
-        return mapped
-    return keys[0](*mapped) if keys else tuple(mapped)
+        return kids
+    return keys[0](*kids) if keys else tuple(kids)
+
+
+def _map_child(f: Callable[..., Any], nodes: tuple[Any, ...], k: Any, n_out: int | None) -> Any:
+    try:
+        return _map_node(f, tuple([n[k] for n in nodes]), n_out)
+    except _MismatchError as err:
+        err.path.append(str(k))
+        raise
+
+
+def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], n_out: int | None) -> Any:
+    first = nodes[0]
+    if isinstance(first, dict):  # the common case, kept short
+        _check_keys(first)
+        for other in nodes[1:]:
+            if not isinstance(other, dict) or other.keys() != first.keys():
+                raise _MismatchError(first, other)
+        kind: str = "dict"
+        keys: Any = list(first)
+        kids = [_map_child(f, nodes, k, n_out) for k in keys]
+    else:
+        split = _children(first)
+        if split is None:
+            for other in nodes[1:]:
+                if other is None or isinstance(other, (dict, list, tuple)):
+                    raise _MismatchError(first, other)
+            return f(*nodes)
+        kind, keys, kid_nodes = split
+        for other in nodes[1:]:
+            other_split = _children(other)
+            if (
+                other_split is None
+                or other_split[:2] != (kind, keys)
+                or len(other_split[2]) != len(kid_nodes)
+            ):
+                raise _MismatchError(first, other)
+        if kind == "none":
+            return None if n_out is None else (None,) * n_out
+        kids = [_map_child(f, nodes, i, n_out) for i in range(len(kid_nodes))]
+    if n_out is None:
+        return _make(kind, keys, kids)
+    return tuple(_make(kind, keys, [kid[j] for kid in kids]) for j in range(n_out))
+
+
+def _map(f: Callable[..., Any], trees: tuple[Any, ...], n_out: int | None, name: str) -> Any:
+    try:
+        return _map_node(f, trees, n_out)
+    except _MismatchError as err:
+        where = "/".join(reversed(err.path)) or "the root"
+        raise ValueError(
+            f"{name}: trees differ at {where}: {flatten(err.first)[1]!r} vs "
+            f"{flatten(err.other)[1]!r}"
+        ) from None
 
 
 def map(f: Callable[..., Any], tree: PyTree, *rest: PyTree) -> PyTree:
@@ -162,7 +226,17 @@ def map(f: Callable[..., Any], tree: PyTree, *rest: PyTree) -> PyTree:
 
     Raises ``ValueError`` naming the first path where the structures differ.
     """
-    return _map_node(f, (tree, *rest), "")
+    return _map(f, (tree, *rest), None, "tree.map")
+
+
+def map_n(
+    f: Callable[..., tuple[Any, ...]], n: int, tree: PyTree, *rest: PyTree
+) -> tuple[PyTree, ...]:
+    """Like :func:`map` for an ``f`` that returns ``n`` values: returns ``n`` trees.
+
+    >>> new_params, new_velocity = map_n(step, 2, params, grads, velocity)
+    """
+    return _map(f, (tree, *rest), n, "tree.map_n")
 
 
 def _paths(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -203,6 +277,6 @@ def freeze(tree: PyTree) -> PyTree:
     Only use on arrays the caller just created: fnnet freezes the params, state and
     optimizer state it returns, never arrays it was given.
     """
-    for leaf in flatten(tree)[0]:
+    for leaf in leaves(tree):
         _freeze_leaf(leaf)
     return tree

@@ -117,3 +117,16 @@ def test_check_loss_grads_catches_a_wrong_loss_gradient():
 def test_check_grads_rejects_other_things():
     with pytest.raises(TypeError, match="Layer or a Loss"):
         fnnet.check_grads(lambda x: x, np.ones(1))  # type: ignore[arg-type]
+
+
+def test_a_gradient_that_is_zero_up_to_round_off_passes():
+    # a bias right before a train-mode BatchNorm has no effect: its gradient is 0, and
+    # finite differences give round-off noise whose relative error is meaningless
+    net = layers.serial(layers.Linear(3, 4), layers.BatchNorm1d(4), layers.Linear(4, 2))
+    _, params, state = net.init(random.key(0), (-1, 3))
+    x = random.normal(random.key(1), (6, 3), np.float64)
+    err = fnnet.check_grads(net, randomize(params), state, x)
+    assert err < 1e-6
+    y, _, pullback = net.vjp(randomize(params), state, x)
+    grads, _ = pullback(np.ones_like(y))
+    np.testing.assert_allclose(grads["0"]["b"], 0.0, atol=1e-12)

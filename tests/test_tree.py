@@ -85,3 +85,17 @@ def test_freeze_marks_leaves_read_only():
 def test_non_string_dict_keys_are_rejected():
     with pytest.raises(TypeError, match="strings"):
         tree.leaves({1: np.ones(1)})
+
+
+def test_map_n_returns_several_trees():
+    t = {"a": np.array([1.0, 2.0]), "b": [np.array([3.0])], "c": None}
+    lo, hi = tree.map_n(lambda x: (x - 1, x + 1), 2, t)
+    assert tree.structure_equal(lo, t) and tree.structure_equal(hi, t)
+    np.testing.assert_array_equal(lo["a"], [0.0, 1.0])
+    np.testing.assert_array_equal(hi["b"][0], [4.0])
+    assert lo["c"] is None and hi["c"] is None
+
+
+def test_map_n_reports_where_structures_differ():
+    with pytest.raises(ValueError, match="differ at x/1"):
+        tree.map_n(lambda a, b: (a, b), 2, {"x": [1, 2]}, {"x": [1, {"y": 2}]})

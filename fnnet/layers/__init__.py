@@ -15,12 +15,17 @@ from fnnet.layers.activations import (
 )
 from fnnet.layers.base import Layer, Pullback, layer_name, named, stateless
 from fnnet.layers.combinators import serial
+from fnnet.layers.dropout import Dropout
 from fnnet.layers.linear import Linear
 from fnnet.layers.mlp import mlp
+from fnnet.layers.normalization import BatchNorm1d, BatchNorm2d
 
 __all__ = [
     "ELU",
     "GELU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
     "Identity",
     "Layer",
     "LeakyReLU",

@@ -8,14 +8,17 @@ import numpy as np
 
 from fnnet import tree
 from fnnet.optim.base import (
+    Array,
     LearningRate,
     Mask,
     Optimizer,
     PyTree,
     as_schedule,
     check_hyper,
-    flat_params_and_grads,
+    check_shape,
+    map_update,
     next_count_and_lr,
+    read_only,
     resolve_mask,
     scalar,
 )
@@ -48,50 +51,46 @@ def _adam(
         }
 
     def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
-        p_leaves, g_leaves, treedef = flat_params_and_grads(name, params, grads)
         count = int(opt_state["count"])
         t = count + 1
         rate = float(schedule(count))
-        decay = resolve_mask(name, mask, params, treedef) if wd else None
-        m_leaves = tree.leaves(opt_state["m"])
-        v_leaves = tree.leaves(opt_state["v"])
         # bias corrections 1 - b1^t and 1 - b2^t, folded into the step size
         step_size = rate / (1 - b1**t)
-        sqrt_c2 = math.sqrt(1 - b2**t)
-        new_p, new_m, new_v = [], [], []
-        for i, (W, g) in enumerate(zip(p_leaves, g_leaves)):
+        inv_sqrt_c2 = 1 / math.sqrt(1 - b2**t)
+
+        def step(
+            W: Array, g: Array, m: Array, v: Array, decay: bool = False
+        ) -> tuple[Array, Array, Array]:
+            check_shape(W, g)
             W_base = W
-            if decay is not None and decay[i]:
-                if decoupled:
-                    # AdamW: W := W - lr * lambda * W, apart from the gradient
-                    W_base = W * (1 - rate * wd)
-                else:
-                    # Adam with L2: g := g + lambda W
-                    g = g + wd * W
+            if decay and decoupled:
+                # AdamW: W := W - lr lambda W, apart from the gradient
+                W_base = W * (1 - rate * wd)
+            elif decay:
+                # Adam with L2: g := g + lambda W
+                g = g + wd * W
             # m := b1 m + (1 - b1) g
-            m = m_leaves[i] * b1
+            m = m * b1
             m += (1 - b1) * g
             # v := b2 v + (1 - b2) g^2
-            v = v_leaves[i] * b2
+            v = v * b2
             v += (1 - b2) * (g * g)
             # W := W - lr m_hat / (sqrt(v_hat) + eps); m_hat = m/(1 - b1^t), v_hat = v/(1 - b2^t)
             denom = np.sqrt(v)
-            denom *= 1 / sqrt_c2
+            denom *= inv_sqrt_c2
             denom += eps
             W_new = m / denom
             W_new *= -step_size
             W_new += W_base
-            new_p.append(W_new.astype(W.dtype, copy=False))
-            new_m.append(m)
-            new_v.append(v)
+            return read_only(W_new.astype(W.dtype, copy=False)), read_only(m), read_only(v)
+
+        masks = [resolve_mask(name, mask, params)] if wd > 0 else []
+        new_params, new_m, new_v = map_update(
+            name, step, 3, params, grads, opt_state["m"], opt_state["v"], *masks
+        )
         count_next, lr_next = next_count_and_lr(schedule, count)
-        new_state = {
-            "count": count_next,
-            "lr": lr_next,
-            "m": tree.freeze(tree.unflatten(treedef, new_m)),
-            "v": tree.freeze(tree.unflatten(treedef, new_v)),
-        }
-        return tree.freeze(tree.unflatten(treedef, new_p)), new_state
+        new_state = {"count": count_next, "lr": lr_next, "m": new_m, "v": new_v}
+        return new_params, new_state
 
     return Optimizer(init, update)
 

@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fnnet import tree
-from fnnet.tree import TreeDef
 
 __all__ = [
     "Mask",
@@ -66,43 +65,69 @@ def check_hyper(name: str, what: str, value: float, low: float, high: float) -> 
 
 def scalar(value: float | int, dtype: Any) -> Array:
     """A read-only 0-d array (for ``count`` and ``lr`` in optimizer states)."""
-    a = np.asarray(value, dtype=dtype)
+    return read_only(np.asarray(value, dtype=dtype))
+
+
+def read_only(a: Array) -> Array:
+    """Mark a freshly made array read-only and return it."""
     a.flags.writeable = False
     return a
 
 
-def flat_params_and_grads(
-    name: str, params: PyTree, grads: PyTree
-) -> tuple[list[Array], list[Array], TreeDef]:
-    """Flatten params and grads, checking that their structures and shapes agree."""
-    p_leaves, p_def = tree.flatten(params)
-    g_leaves, g_def = tree.flatten(grads)
-    if p_def != g_def:
-        raise ValueError(
-            f"{name}.update: the grads tree does not match the params tree:\n"
-            f"  params {p_def!r}\n  grads  {g_def!r}"
-        )
-    for (path, p), g in zip(tree.leaves_with_paths(params), g_leaves):
-        if np.shape(g) != np.shape(p):
+class _ShapeMismatchError(ValueError):
+    """A gradient whose shape differs from its parameter's (reported with its path)."""
+
+
+def check_shape(W: Array, g: Array) -> None:
+    """Inside an update: a gradient must have the shape of its parameter."""
+    if np.shape(g) != np.shape(W):
+        raise _ShapeMismatchError
+
+
+def map_update(
+    name: str,
+    f: Callable[..., tuple[Array, ...]],
+    n_out: int,
+    params: PyTree,
+    grads: PyTree,
+    *state_trees: PyTree,
+) -> tuple[PyTree, ...]:
+    """``tree.map_n(f, n_out, params, grads, *state_trees)`` with errors that say what is wrong.
+
+    ``f`` gets one leaf of each tree and returns ``n_out`` new arrays (new param first).
+    """
+    try:
+        return tree.map_n(f, n_out, params, grads, *state_trees)
+    except _ShapeMismatchError:
+        for (path, p), g in zip(tree.leaves_with_paths(params), tree.leaves(grads)):
+            if np.shape(g) != np.shape(p):
+                raise ValueError(
+                    f"{name}.update: grads[{path!r}] has shape {np.shape(g)}, "
+                    f"params[{path!r}] has shape {np.shape(p)}"
+                ) from None
+        raise
+    except ValueError as err:
+        if not tree.structure_equal(params, grads):
             raise ValueError(
-                f"{name}.update: grads[{path!r}] has shape {np.shape(g)}, "
-                f"params[{path!r}] has shape {np.shape(p)}"
-            )
-    return p_leaves, g_leaves, p_def
+                f"{name}.update: the grads tree does not match the params tree:\n"
+                f"  params {tree.flatten(params)[1]!r}\n  grads  {tree.flatten(grads)[1]!r}"
+            ) from None
+        raise ValueError(
+            f"{name}.update: the optimizer state does not match the params: {err}"
+        ) from None
 
 
-def resolve_mask(name: str, mask: Mask, params: PyTree, treedef: TreeDef) -> list[bool]:
-    """Per-leaf booleans of ``mask`` (a tree of bools, or a function params -> tree)."""
+def resolve_mask(name: str, mask: Mask, params: PyTree) -> PyTree:
+    """The weight-decay mask as a tree of bools like ``params`` (all True for ``None``)."""
     if mask is None:
-        return [True] * treedef.num_leaves
+        return tree.map(lambda p: True, params)
     m = mask(params) if callable(mask) else mask
-    m_leaves, m_def = tree.flatten(m)
-    if m_def != treedef:
+    if not tree.structure_equal(m, params):
         raise ValueError(
             f"{name}: the mask tree does not match the params tree:\n"
-            f"  params {treedef!r}\n  mask   {m_def!r}"
+            f"  params {tree.flatten(params)[1]!r}\n  mask   {tree.flatten(m)[1]!r}"
         )
-    return [bool(b) for b in m_leaves]
+    return m
 
 
 def decay_mask(params: PyTree) -> PyTree:

@@ -6,14 +6,17 @@ import numpy as np
 
 from fnnet import tree
 from fnnet.optim.base import (
+    Array,
     LearningRate,
     Mask,
     Optimizer,
     PyTree,
     as_schedule,
     check_hyper,
-    flat_params_and_grads,
+    check_shape,
+    map_update,
     next_count_and_lr,
+    read_only,
     resolve_mask,
     scalar,
 )
@@ -57,33 +60,42 @@ def sgd(
         return state
 
     def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
-        p_leaves, g_leaves, treedef = flat_params_and_grads("sgd", params, grads)
         count = int(opt_state["count"])
         rate = float(schedule(count))
-        decay = resolve_mask("sgd", mask, params, treedef) if wd else None
-        v_leaves = tree.leaves(opt_state["velocity"]) if mu > 0 else None
-        new_p, new_v = [], []
-        for i, (W, g) in enumerate(zip(p_leaves, g_leaves)):
-            if decay is not None and decay[i]:
-                # g := g + lambda W
-                g = g + wd * W
-            if v_leaves is not None:
-                # v := mu v + g
-                v = v_leaves[i] * mu
-                v += g
-                new_v.append(v)
-                # nesterov: step along g + mu v instead of v
-                step = g + mu * v if nesterov else v
-            else:
-                step = g
-            # W := W - lr * step
-            W_new = step * -rate
+
+        def descend(W: Array, d: Array) -> Array:
+            # W := W - lr d
+            W_new = d * -rate
             W_new += W
-            new_p.append(W_new.astype(W.dtype, copy=False))
+            return read_only(W_new.astype(W.dtype, copy=False))
+
+        def decayed(W: Array, g: Array, decay: bool) -> Array:
+            check_shape(W, g)
+            # g := g + lambda W   (where the mask is True)
+            return g + wd * W if decay else g
+
+        def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
+            return (descend(W, decayed(W, g, decay)),)
+
+        def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
+            g = decayed(W, g, decay)
+            # v := mu v + g
+            v = v * mu
+            v += g
+            # nesterov: step along g + mu v instead of v
+            return descend(W, g + mu * v if nesterov else v), read_only(v)
+
+        masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
+        if mu > 0:
+            new_params, new_velocity = map_update(
+                "sgd", momentum_step, 2, params, grads, opt_state["velocity"], *masks
+            )
+        else:
+            (new_params,) = map_update("sgd", plain_step, 1, params, grads, *masks)
         count_next, lr_next = next_count_and_lr(schedule, count)
         new_state = {"count": count_next, "lr": lr_next}
-        if v_leaves is not None:
-            new_state["velocity"] = tree.freeze(tree.unflatten(treedef, new_v))
-        return tree.freeze(tree.unflatten(treedef, new_p)), new_state
+        if mu > 0:
+            new_state["velocity"] = new_velocity
+        return new_params, new_state
 
     return Optimizer(init, update)
