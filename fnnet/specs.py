@@ -127,10 +127,10 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int)
         for size in spec.sizes:
             stack.append(layers.Linear(None, size))
             if spec.bn:
-                stack.append(_layer("BatchNorm1d")(size))
+                stack.append(layers.BatchNorm1d(size))
             stack.append(ACTIVATIONS[spec.act]())
             if spec.dropout:
-                stack.append(_layer("Dropout")(spec.dropout))
+                stack.append(layers.Dropout(spec.dropout))
     else:
         if len(input_shape) != 3:
             raise ValueError(f"model cnn needs images (H, W, C), got inputs of shape {input_shape}")
@@ -142,7 +142,7 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int)
             stack.append(pool(2))
         stack += [conv(c1, c2, 3, padding=1), layers.ReLU(), pool(2), _layer("Flatten")()]
         if spec.dropout:
-            stack.append(_layer("Dropout")(spec.dropout))
+            stack.append(layers.Dropout(spec.dropout))
     stack.append(layers.Linear(None, num_classes))
     return layers.serial(*stack)
 

@@ -86,7 +86,8 @@ def test_same_seed_same_bytes(tmp_path):
 
 
 def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, monkeypatch, capsys):
-    args = ["--epochs", "4", "--model", "mlp:8", "--optimizer", "sgd", "--schedule", "step:1,0.5"]
+    args = ["--epochs", "4", "--model", "mlp:8:bn:dropout=0.2", "--optimizer", "sgd"]
+    args += ["--schedule", "step:1,0.5"]
     full = tmp_path / "full"
     assert main(["train", *args, "--out", str(full)]) == 0
     real = fnnet.training.train_epoch
