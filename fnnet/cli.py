@@ -63,31 +63,27 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "schedule": "constant",
     "seed": 0,
 }
+
+
+def _defaults(
+    model: str, optimizer: str, lr: float, batch_size: int, epochs: int
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "optimizer": optimizer,
+        "lr": lr,
+        "batch_size": batch_size,
+        "epochs": epochs,
+    }
+
+
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "iris": {"model": "mlp:16", "optimizer": "adam", "lr": 0.01, "batch_size": 16, "epochs": 60},
-    "digits": {"model": "cnn", "optimizer": "adam", "lr": 0.002, "batch_size": 32, "epochs": 15},
-    "moons": {
-        "model": "mlp:32,32",
-        "optimizer": "adam",
-        "lr": 0.01,
-        "batch_size": 32,
-        "epochs": 40,
-    },
-    "circles": {
-        "model": "mlp:32,32",
-        "optimizer": "adam",
-        "lr": 0.01,
-        "batch_size": 32,
-        "epochs": 40,
-    },
-    "spirals": {
-        "model": "mlp:64,64",
-        "optimizer": "adam",
-        "lr": 0.01,
-        "batch_size": 32,
-        "epochs": 150,
-    },
-    "idx": {"model": "cnn", "optimizer": "adam", "lr": 0.001, "batch_size": 64, "epochs": 3},
+    "iris": _defaults("mlp:16", "adam", 0.01, 16, 60),
+    "digits": _defaults("cnn", "adam", 0.002, 32, 15),
+    "moons": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
+    "circles": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
+    "spirals": _defaults("mlp:64,64", "adam", 0.01, 32, 60),
+    "idx": _defaults("cnn", "adam", 0.001, 64, 3),
 }
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.npz", "loss.png", "accuracy.png")
 
