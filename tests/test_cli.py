@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fnnet.cli
+import fnnet.layers
 import fnnet.training
 from fnnet.cli import main
 from fnnet.datasets import write_idx
@@ -288,3 +289,19 @@ def test_python_dash_m_fnnet(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.startswith("fnnet: error: unknown dataset 'nope'")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(fnnet.layers, "Conv2d"), reason="needs Conv2d")
+def test_cnn_on_digits(tmp_path, capsys):
+    out = _train(tmp_path, "cnn", "--dataset", "digits", "--model", "cnn:4,8", "--epochs", "2")
+    text = capsys.readouterr().out
+    assert "cnn:4,8 on digits: 1259 train / 269 val / 269 test examples" in text
+    accuracy = float(text.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.8
+    with np.load(out / "checkpoint.npz") as npz:
+        assert npz["params/0/W"].shape == (3, 3, 1, 4)  # (kh, kw, Cin, Cout)
+    assert main(["evaluate", str(out)]) == 0
+    assert f"test accuracy {accuracy:.4f}" in capsys.readouterr().out
+    _one_line_error(
+        capsys, main(["train", "--model", "cnn", "--out", str(tmp_path / "x")]), "cnn needs images"
+    )
