@@ -233,8 +233,10 @@ def _run_config(folder: Path) -> dict[str, Any]:
         raise CliError(f"{folder} is not a run folder (no config.json)") from None
     except (OSError, ValueError) as err:
         raise CliError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path}: not an fnnet run config (not a JSON object)")
     missing = [k for k in OPTIONS if k != "out" and k not in data]
-    if not isinstance(data, dict) or missing:
+    if missing:
         raise CliError(f"{path}: not an fnnet run config (missing {', '.join(missing)})")
     return _check({k: data[k] for k in OPTIONS if k != "out"})
 
@@ -286,9 +288,13 @@ def _train(config: dict[str, Any], folder: Path, resume: bool) -> None:
             raise CliError(f"cannot resume from {folder}: {err}") from None
         if len(rows) < start:
             raise CliError(f"{folder}/metrics.csv has {len(rows)} rows for {start} epochs")
+        if start > epochs:
+            raise CliError(f"--epochs {epochs} is fewer than the {start} epochs already trained")
         rows = rows[:start]
         write_config(folder, config)
     else:
+        if (folder / "config.json").exists():
+            _run_config(folder)  # refuse to clear a folder that holds something else
         folder.mkdir(parents=True, exist_ok=True)
         if (folder / "checkpoint.npz").exists():
             print(f"fnnet: replacing the run in {folder}", file=sys.stderr)
@@ -399,6 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as err:
         print(f"fnnet: error: {err}", file=sys.stderr)
         return err.code
+    except OSError as err:  # e.g. a run folder that cannot be written
+        print(f"fnnet: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("fnnet: interrupted", file=sys.stderr)
         return 130

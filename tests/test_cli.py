@@ -194,6 +194,24 @@ def test_no_command_and_other_usage_errors(tmp_path, capsys):
     _one_line_error(capsys, main(["evaluate", str(tmp_path)]), "cannot read")
     code = main(["train", "--resume", str(tmp_path), "--lr", "0.1"])
     _one_line_error(capsys, code, "only --epochs", "not --lr")
+    (tmp_path / "config.json").write_text("[1, 2]")
+    _one_line_error(capsys, main(["evaluate", str(tmp_path)]), "not an fnnet run config")
+    # a folder with another program's config.json is not cleared for a run
+    (tmp_path / "config.json").write_text('{"name": "something else"}')
+    code = main(["train", "--epochs", "1", "--out", str(tmp_path)])
+    _one_line_error(capsys, code, "not an fnnet run config (missing dataset")
+    assert (tmp_path / "config.json").read_text() == '{"name": "something else"}'
+    # a run folder that cannot be created
+    (tmp_path / "file").write_text("")
+    code = main(["train", "--epochs", "1", "--out", str(tmp_path / "file" / "run")])
+    _one_line_error(capsys, code, "file/run")
+
+
+def test_resume_with_fewer_epochs_is_an_error(tmp_path, capsys):
+    out = _train(tmp_path, "run")
+    _one_line_error(
+        capsys, main(["train", "--resume", str(out), "--epochs", "2"]), "fewer than the 3 epochs"
+    )
 
 
 def test_corrupted_and_mismatched_checkpoints(tmp_path, capsys):
