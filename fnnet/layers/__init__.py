@@ -13,7 +13,7 @@ from fnnet.layers.activations import (
     Softplus,
     Tanh,
 )
-from fnnet.layers.base import Layer, Pullback, layer_name, named, stateless
+from fnnet.layers.base import Layer, Pullback, layer_name, named, skips_input_grad, stateless
 from fnnet.layers.combinators import serial
 from fnnet.layers.dropout import Dropout
 from fnnet.layers.linear import Linear
@@ -42,5 +42,6 @@ __all__ = [
     "mlp",
     "named",
     "serial",
+    "skips_input_grad",
     "stateless",
 ]
