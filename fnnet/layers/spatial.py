@@ -91,10 +91,10 @@ def output_size(
     """``(Ho, Wo)`` for an NHWC ``shape``; a ``ValueError`` if the kernel does not fit."""
     padded = (shape[1] + sum(pads[0]), shape[2] + sum(pads[1]))
     if padded[0] < kernel[0] or padded[1] < kernel[1]:
-        where = f"padded input {_fmt(padded)}" if pads != ((0, 0), (0, 0)) else "input"
+        padded_note = f" with padding {pads}" if pads != ((0, 0), (0, 0)) else ""
         raise ValueError(
-            f"{name}: kernel {_fmt(kernel)} is larger than the {where} "
-            f"(input {_fmt(shape)}, padding {pads})"
+            f"{name}: kernel {_fmt(kernel)} is larger than the {'padded ' if padded_note else ''}"
+            f"input {_fmt(padded)}: input {_fmt(shape)}{padded_note}"
         )
     return (padded[0] - kernel[0]) // stride[0] + 1, (padded[1] - kernel[1]) // stride[1] + 1
 
