@@ -55,6 +55,10 @@ def Conv2d(
         dLdP = dLdZ W_mat^T                                  (N Ho Wo, kh kw Cin)
         dLdXp[n, s y + i, s x + j, c] += dLdP[(n, y, x), (i, j, c)]     (col2im)
 
+    The code computes ``dLdP`` one kernel offset ``(i, j)`` at a time, ``dLdZ W[i, j]^T``
+    (``kh kw`` products of ``(N Ho Wo, Cout) (Cout, Cin)``), and adds each block into
+    the padded input gradient at once: contiguous blocks add faster than strided ones.
+
     and ``dLdX`` is ``dLdXp`` without its padding. Element-wise these are the course's
     ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]``
     and ``dL/dX[a, b, c] = sum_{y, x, f} dL/dZ[y, x, f] W[a - s y, b - s x, c, f]``.
@@ -123,18 +127,20 @@ def Conv2d(
         (top, bottom), (left, right) = pads
 
         def pullback(dLdZ: Array) -> tuple[Params, Array]:
+            # (N, Ho, Wo, Cout) -> (N Ho Wo, Cout): one row per output pixel, as P
             dLdZ = np.asarray(dLdZ).reshape(-1, W.shape[3])
             # dL/db = dL/dZ^T 1: sum over every sample and output pixel
-            dLdb = dLdZ.sum(axis=0)
+            dLdb = np.ones(dLdZ.shape[0], dLdZ.dtype) @ dLdZ
             # dL/dW = P^T dL/dZ, reusing the forward's patches
             dLdW = (P.T @ dLdZ).reshape(W.shape)
-            # dL/dP = dL/dZ W_mat^T: the gradient of every patch
-            dLdP = (dLdZ @ W.reshape(-1, W.shape[3]).T).reshape(N, *out, *kernel, c_in)
-            # col2im, one kernel offset (i, j) at a time:
-            # dL/dXp[n, s y + i, s x + j, c] += dL/dP[n, y, x, i, j, c]
-            dLdXp = np.zeros((N, H + top + bottom, W_in + left + right, c_in), dLdP.dtype)
+            # dL/dP = dL/dZ W_mat^T, one kernel offset (i, j) at a time: its Cin columns of P
+            # hold Xp[n, s y + i, s x + j, :], so they are added back there (col2im):
+            # dL/dXp[n, s y + i, s x + j, :] += dL/dZ[n, y, x, :] W[i, j]^T
+            dLdXp = np.zeros(
+                (N, H + top + bottom, W_in + left + right, c_in), np.result_type(dLdZ, W)
+            )
             for i, j, index in offset_slices(kernel, strides, out):
-                dLdXp[index] += dLdP[:, :, :, i, j, :]
+                dLdXp[index] += (dLdZ @ W[i, j].T).reshape(N, *out, c_in)
             # dL/dX = dL/dXp without the padding
             dLdX = dLdXp[:, top : top + H, left : left + W_in, :]
             grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}

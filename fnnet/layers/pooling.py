@@ -35,39 +35,41 @@ def MaxPool2d(
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         return _pool_init(name, input_shape, kernel, strides), {}
 
-    def forward(X: Array) -> tuple[Array, Array]:
-        """The max of every window and the offset ``o = i kw + j`` of its first winner."""
+    def forward(X: Array) -> Array:
+        """``Y = max`` over the kernel offsets ``(i, j)`` of ``X[n, s y + i, s x + j, c]``."""
         out = _pool_check(name, X, kernel, strides)
-        Y = np.empty((X.shape[0], *out, X.shape[3]), X.dtype)
-        winner = np.zeros(Y.shape, np.uint8 if kernel[0] * kernel[1] < 256 else np.int64)
-        for i, j, index in offset_slices(kernel, strides, out):
-            if i == 0 and j == 0:
-                Y[...] = X[index]
-                continue
-            # a strictly larger value takes over: the earliest maximum stays the winner
-            better = X[index] > Y
-            np.copyto(Y, X[index], where=better)
-            winner[better] = i * kernel[1] + j
-        return Y, winner
+        Y: Array | None = None
+        for _, _, index in offset_slices(kernel, strides, out):
+            Y = X[index].copy() if Y is None else np.maximum(Y, X[index], out=Y)
+        assert Y is not None
+        return Y
 
     def apply(params: Params, X: Array) -> Array:
-        return forward(np.asarray(X))[0]
+        return forward(np.asarray(X))
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
         X = np.asarray(X)
-        Y, winner = forward(X)
-        out = Y.shape[1:3]
+        Y = forward(X)
+        index = [idx for _, _, idx in offset_slices(kernel, strides, Y.shape[1:3])]
+        # won[o] marks the windows whose first maximum sits at offset o (in window order):
+        # X at that offset equals the max, and no earlier offset has won already
+        won, taken = [], np.zeros(Y.shape, bool)
+        for idx in index:
+            hit = X[idx] == Y
+            hit &= ~taken
+            taken |= hit
+            won.append(hit)
+        overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             dLdY = np.asarray(dLdY)
             dLdX = np.zeros(X.shape, np.result_type(X.dtype, dLdY.dtype))
-            for i, j, index in offset_slices(kernel, strides, out):
-                # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] where (i, j) won
-                routed = np.where(winner == i * kernel[1] + j, dLdY, 0)
-                if strides[0] >= kernel[0] and strides[1] >= kernel[1]:
-                    dLdX[index] = routed  # windows do not overlap: plain assignment
-                else:
-                    dLdX[index] += routed
+            for idx, hit in zip(index, won, strict=True):
+                # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] where offset (i, j) won
+                if overlap:
+                    dLdX[idx] += dLdY * hit
+                else:  # each input is in one window at most: plain assignment
+                    np.multiply(dLdY, hit, out=dLdX[idx])
             return {}, dLdX
 
         return Y, pullback
