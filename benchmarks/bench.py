@@ -103,11 +103,11 @@ def _fnnet_trainer(
 
 
 def _torch_trainer(module: Any, opt: Any, x: Any, y: Any) -> Callable[[], float]:
-    import torch.nn.functional as F
+    from torch.nn.functional import cross_entropy
 
     def step() -> float:
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(module(x), y)
+        loss = cross_entropy(module(x), y)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -151,22 +151,24 @@ def cnn() -> Steps:
         nn.Flatten(),
         nn.Linear(32 * 5 * 5, 10),
     )
+
+    def tensor(a: Array) -> Any:
+        return torch.tensor(np.array(a))  # a writable copy of a (read-only) parameter
+
     with torch.no_grad():  # the same initial weights: HWIO -> OIHW, (h, w, c) -> (c, h, w)
         for i in (0, 3):
-            module[i].weight.copy_(
-                torch.from_numpy(np.asarray(params[str(i)]["W"]).transpose(3, 2, 0, 1).copy())
-            )
-            module[i].bias.copy_(torch.from_numpy(np.asarray(params[str(i)]["b"])))
-        W = np.asarray(params["7"]["W"]).reshape(10, 5, 5, 32).transpose(0, 3, 1, 2).reshape(10, -1)
-        module[7].weight.copy_(torch.from_numpy(W.copy()))
-        module[7].bias.copy_(torch.from_numpy(np.asarray(params["7"]["b"])))
+            module[i].weight.copy_(tensor(params[str(i)]["W"].transpose(3, 2, 0, 1)))
+            module[i].bias.copy_(tensor(params[str(i)]["b"]))
+        W = params["7"]["W"].reshape(10, 5, 5, 32).transpose(0, 3, 1, 2).reshape(10, -1)
+        module[7].weight.copy_(tensor(W))
+        module[7].bias.copy_(tensor(params["7"]["b"]))
     xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())  # PyTorch's native NCHW
     yt = torch.from_numpy(y)
     torch_step = _torch_trainer(
         module, torch.optim.SGD(module.parameters(), lr=lr, momentum=0.9), xt, yt
     )
     return Steps(
-        "CNN 28x28x1, conv3x3(16)-pool-conv3x3(32)-pool-linear(10), batch 64, float32, SGD+momentum",
+        "28x28x1, conv3x3(16)-pool-conv3x3(32)-pool-linear(10), batch 64, float32, SGD momentum",
         fnnet_step,
         torch_step,
     )
