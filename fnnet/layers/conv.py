@@ -55,21 +55,22 @@ def Conv2d(
         dLdP = dLdZ W_mat^T                                  (N Ho Wo, kh kw Cin)
         dLdXp[n, s y + i, s x + j, c] += dLdP[(n, y, x), (i, j, c)]     (col2im)
 
-    The code computes ``dLdP`` one kernel offset ``(i, j)`` at a time, ``dLdZ W[i, j]^T``
-    (``kh kw`` products of ``(N Ho Wo, Cout) (Cout, Cin)``), and adds each block into
-    the padded input gradient at once: contiguous blocks add faster than strided ones.
-
     and ``dLdX`` is ``dLdXp`` without its padding. Element-wise these are the course's
-    ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]``
-    and ``dL/dX[a, b, c] = sum_{y, x, f} dL/dZ[y, x, f] W[a - s y, b - s x, c, f]``.
+    ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]`` and
+    ``dL/dXp[n, a, b, c] = sum_{y, x, f} dL/dZ[n, y, x, f] W[a - s y, b - s x, c, f]``
+    (over the ``y, x`` whose window covers ``(a, b)``). The code takes ``dLdP`` one
+    kernel offset at a time, ``dLdZ W[i, j]^T`` (``(N Ho Wo, Cout) (Cout, Cin)``), and
+    adds each block into ``dLdXp`` straight away: whole blocks add faster than the
+    strided columns of one big ``dLdP``. No loop runs over samples or pixels.
 
     ``kernel_size``, ``stride`` and ``padding`` take an int or a pair ``(rows, cols)``;
     ``padding`` also takes ``"valid"`` (none) or ``"same"``: ``ceil(H / s)`` outputs,
-    ``H`` for stride 1. ``"same"`` pads ``total = (ceil(H / s) - 1) s + k - H`` with
-    ``total // 2`` before and the rest after, so an even kernel pads one more row and
-    column at the bottom and right, as TensorFlow and PyTorch do. ``in_channels=None``
-    takes ``Cin`` from the input shape at ``init``. ``W`` defaults to He-uniform
-    (fan-in ``kh kw Cin``), ``b`` to zeros.
+    ``H`` for stride 1. ``"same"`` pads ``total = max((ceil(H / s) - 1) s + k - H, 0)``
+    with ``total // 2`` before and the rest after, so an even kernel pads one more row
+    and column at the bottom and right, as TensorFlow and PyTorch do (PyTorch allows
+    ``"same"`` only with stride 1; for larger strides this is TensorFlow's rule).
+    ``in_channels=None`` takes ``Cin`` from the input shape at ``init``. ``W`` defaults
+    to He-uniform (fan-in ``kh kw Cin``), ``b`` to zeros.
     """
     name = "Conv2d"
     if in_channels is not None and in_channels <= 0:

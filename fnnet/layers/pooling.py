@@ -27,7 +27,11 @@ def MaxPool2d(
         dLdX[n, s y + i*, s x + j*, c] += dLdY[n, y, x, c],   (i*, j*) = argmax_{i, j}
 
     On ties the first winner in window order (row by row) takes it, as in PyTorch.
-    Overlapping windows (``stride < kernel``) add up their contributions.
+    Overlapping windows (``stride < kernel``) add up their contributions. The forward
+    is a running ``np.maximum`` over the ``kh kw`` kernel offsets; ``vjp`` also marks,
+    once, which offset won each window, so the pullback only multiplies and places.
+    A NaN input makes its window's maximum NaN (as in PyTorch), but that window then
+    passes no gradient.
     """
     name = "MaxPool2d"
     kernel, strides = _pool_args(name, kernel_size, stride)
