@@ -162,6 +162,10 @@ def test_errors_global_and_arguments():
         ValueError, match=r"GlobalAvgPool2d: expected a 4-D input .*got shape \(8, 5\)"
     ):
         GlobalAvgPool2d().init(KEY, (8, 5))
+    with pytest.raises(
+        ValueError, match=r"GlobalAvgPool2d: expected a 4-D input .*got shape \(2, 3, 4\)"
+    ):
+        GlobalAvgPool2d().vjp({}, {}, np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="MaxPool2d: kernel_size must be an int >= 1"):
         MaxPool2d(0)
     with pytest.raises(ValueError, match="AvgPool2d: stride must be an int >= 1"):
