@@ -240,3 +240,17 @@ def test_error_inside_serial_names_the_layer():
 def test_error_bad_arguments(args, message):
     with pytest.raises(ValueError, match=f"Conv2d: {message}"):
         Conv2d(*args)
+
+
+def test_first_layer_pullback_can_skip_the_input_gradient():
+    conv = Conv2d(2, 3, 3, padding=1)
+    assert fnnet.layers.skips_input_grad(conv)
+    _, params, state = conv.init(fnnet.random.key(0), (-1, 5, 5, 2))
+    x = fnnet.random.normal(fnnet.random.key(1), (2, 5, 5, 2))
+    y, _, pullback = conv.vjp(params, state, x)
+    dy = fnnet.random.normal(fnnet.random.key(2), y.shape)
+    grads, dx = pullback(dy)
+    grads_skip, none = pullback(dy, input_grad=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(grads["W"], grads_skip["W"])
+    np.testing.assert_array_equal(grads["b"], grads_skip["b"])

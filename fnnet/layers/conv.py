@@ -9,7 +9,7 @@ from numpy.typing import DTypeLike
 
 from fnnet import initializers
 from fnnet.initializers import Initializer
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, stateless
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, skips_input_grad, stateless
 from fnnet.layers.spatial import (
     PaddingSpec,
     Pads,
@@ -127,13 +127,16 @@ def Conv2d(
         N, H, W_in, c_in = X.shape
         (top, bottom), (left, right) = pads
 
-        def pullback(dLdZ: Array) -> tuple[Params, Array]:
+        def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # (N, Ho, Wo, Cout) -> (N Ho Wo, Cout): one row per output pixel, as P
             dLdZ = np.asarray(dLdZ).reshape(-1, W.shape[3])
             # dL/db = dL/dZ^T 1: sum over every sample and output pixel
             dLdb = np.ones(dLdZ.shape[0], dLdZ.dtype) @ dLdZ
             # dL/dW = P^T dL/dZ, reusing the forward's patches
             dLdW = (P.T @ dLdZ).reshape(W.shape)
+            grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}
+            if not input_grad:  # a first layer: training needs no gradient for the images
+                return grads, None
             # dL/dP = dL/dZ W_mat^T, one kernel offset (i, j) at a time: its Cin columns of P
             # hold Xp[n, s y + i, s x + j, :], so they are added back there (col2im):
             # dL/dXp[n, s y + i, s x + j, :] += dL/dZ[n, y, x, :] W[i, j]^T
@@ -144,9 +147,10 @@ def Conv2d(
                 dLdXp[index] += (dLdZ @ W[i, j].T).reshape(N, *out, c_in)
             # dL/dX = dL/dXp without the padding
             dLdX = dLdXp[:, top : top + H, left : left + W_in, :]
-            grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}
             return grads, dLdX
 
         return Z, pullback
 
-    return stateless(init, apply, vjp, name=name)
+    layer = stateless(init, apply, vjp, name=name)
+    skips_input_grad(layer, True)
+    return layer
