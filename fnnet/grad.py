@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fnnet import random, tree
-from fnnet.layers.base import Layer
+from fnnet.layers.base import Layer, skips_input_grad
 from fnnet.losses.base import Loss
 from fnnet.random import Key
 
@@ -43,13 +43,16 @@ def value_and_grad(model: Layer, loss: Loss) -> Callable[..., tuple[float, PyTre
     (e.g. BatchNorm running statistics). ``key`` is needed by models with Dropout.
     """
 
+    skips = skips_input_grad(model)
+
     def f(
         params: PyTree, state: PyTree, x: Array, y: Array, *, key: Key | None = None
     ) -> tuple[float, PyTree, PyTree]:
         pred, new_state, pullback = model.vjp(params, state, x, key=key, train=True)
         value, loss_pullback = loss.vjp(pred, y)
-        # dL/dpred from the loss, then back through the model
-        grads, _ = pullback(loss_pullback(1.0))
+        # dL/dpred from the loss, then back through the model (no gradient for x itself)
+        dLdpred = loss_pullback(1.0)
+        grads, _ = pullback(dLdpred, input_grad=False) if skips else pullback(dLdpred)
         return value, grads, new_state
 
     return f

@@ -161,58 +161,66 @@ class _MismatchError(Exception):
 
 
 def _make(kind: str, keys: Any, kids: list[Any]) -> Any:
-    if kind == "dict":
-        return dict(zip(keys, kids))
     if kind == "list":
         return kids
     return keys[0](*kids) if keys else tuple(kids)
 
 
-def _map_child(f: Callable[..., Any], nodes: tuple[Any, ...], k: Any, n_out: int | None) -> Any:
+def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any:
+    first = nodes[0]
+    k: Any = None
+    if isinstance(first, dict):  # the common case, kept tight: params are dicts of dicts
+        keys = first.keys()
+        for other in nodes[1:]:
+            if not isinstance(other, dict) or other.keys() != keys:
+                raise _MismatchError(first, other)
+        try:
+            if n_out is None:
+                out = {}
+                for k in first:
+                    out[k] = _map_node(f, [n[k] for n in nodes], None)
+                return out
+            outs: tuple[dict[str, Any], ...] = tuple({} for _ in range(n_out))
+            for k in first:
+                kid = _map_node(f, [n[k] for n in nodes], n_out)
+                for j in range(n_out):
+                    outs[j][k] = kid[j]
+            return outs
+        except _MismatchError as err:
+            err.path.append(str(k))
+            raise
+    split = _children(first)
+    if split is None:
+        for other in nodes[1:]:
+            if other is None or isinstance(other, (dict, list, tuple)):
+                raise _MismatchError(first, other)
+        return f(*nodes)
+    kind, keys_, kid_nodes = split
+    for other in nodes[1:]:
+        other_split = _children(other)
+        if (
+            other_split is None
+            or other_split[:2] != (kind, keys_)
+            or len(other_split[2]) != len(kid_nodes)
+        ):
+            raise _MismatchError(first, other)
+    if kind == "none":
+        return None if n_out is None else (None,) * n_out
     try:
-        return _map_node(f, tuple([n[k] for n in nodes]), n_out)
+        kids = []
+        for k in range(len(kid_nodes)):
+            kids.append(_map_node(f, [n[k] for n in nodes], n_out))
     except _MismatchError as err:
         err.path.append(str(k))
         raise
-
-
-def _map_node(f: Callable[..., Any], nodes: tuple[Any, ...], n_out: int | None) -> Any:
-    first = nodes[0]
-    if isinstance(first, dict):  # the common case, kept short
-        _check_keys(first)
-        for other in nodes[1:]:
-            if not isinstance(other, dict) or other.keys() != first.keys():
-                raise _MismatchError(first, other)
-        kind: str = "dict"
-        keys: Any = list(first)
-        kids = [_map_child(f, nodes, k, n_out) for k in keys]
-    else:
-        split = _children(first)
-        if split is None:
-            for other in nodes[1:]:
-                if other is None or isinstance(other, (dict, list, tuple)):
-                    raise _MismatchError(first, other)
-            return f(*nodes)
-        kind, keys, kid_nodes = split
-        for other in nodes[1:]:
-            other_split = _children(other)
-            if (
-                other_split is None
-                or other_split[:2] != (kind, keys)
-                or len(other_split[2]) != len(kid_nodes)
-            ):
-                raise _MismatchError(first, other)
-        if kind == "none":
-            return None if n_out is None else (None,) * n_out
-        kids = [_map_child(f, nodes, i, n_out) for i in range(len(kid_nodes))]
     if n_out is None:
-        return _make(kind, keys, kids)
-    return tuple(_make(kind, keys, [kid[j] for kid in kids]) for j in range(n_out))
+        return _make(kind, keys_, kids)
+    return tuple(_make(kind, keys_, [kid[j] for kid in kids]) for j in range(n_out))
 
 
 def _map(f: Callable[..., Any], trees: tuple[Any, ...], n_out: int | None, name: str) -> Any:
     try:
-        return _map_node(f, trees, n_out)
+        return _map_node(f, list(trees), n_out)
     except _MismatchError as err:
         where = "/".join(reversed(err.path)) or "the root"
         raise ValueError(

@@ -146,3 +146,25 @@ def test_mlp_course_topologies():
     assert list(params) == [str(i) for i in range(9)]
     with pytest.raises(ValueError, match="at least an input and an output"):
         layers.mlp([3])
+
+
+def test_pullback_can_skip_the_input_gradient():
+    net = layers.serial(layers.Linear(3, 4), layers.ReLU(), layers.Linear(4, 2))
+    assert layers.skips_input_grad(net) and layers.skips_input_grad(layers.Linear(2, 2))
+    assert not layers.skips_input_grad(layers.ReLU())
+    _, params, state = net.init(random.key(0), (-1, 3))
+    x = random.normal(random.key(1), (5, 3))
+    y, _, pullback = net.vjp(params, state, x)
+    dy = np.ones_like(y)
+    grads_full, dx = pullback(dy)
+    grads_skip, none = pullback(dy, input_grad=False)
+    assert dx.shape == x.shape and none is None
+    fnnet.tree.map(np.testing.assert_array_equal, grads_full, grads_skip)
+
+
+def test_input_gradient_skip_with_a_first_layer_that_cannot_skip():
+    net = layers.serial(layers.Tanh(), layers.Linear(3, 2))
+    _, params, state = net.init(random.key(0), (-1, 3))
+    y, _, pullback = net.vjp(params, state, np.ones((2, 3), np.float32))
+    grads, none = pullback(np.ones_like(y), input_grad=False)
+    assert none is None and grads["1"]["W"].shape == (2, 3)

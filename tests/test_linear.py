@@ -111,3 +111,13 @@ def test_errors_name_the_layer_and_shapes():
         lin.init(random.key(0), (-1, 4))
     with pytest.raises(ValueError, match="out_features must be positive"):
         layers.Linear(3, 0)
+
+
+def test_pullback_without_input_gradient():
+    lin = layers.Linear(3, 2)
+    _, params, state = lin.init(random.key(0), (-1, 3))
+    x = random.normal(random.key(1), (4, 3))
+    y, _, pullback = lin.vjp(params, state, x)
+    grads, dx = pullback(np.ones_like(y), input_grad=False)
+    assert dx is None
+    np.testing.assert_allclose(grads["W"], np.ones((2, 4), np.float32) @ x, rtol=1e-6)

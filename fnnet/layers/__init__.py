@@ -13,24 +13,32 @@ from fnnet.layers.activations import (
     Softplus,
     Tanh,
 )
-from fnnet.layers.base import Layer, Pullback, layer_name, named, stateless
+from fnnet.layers.base import Layer, Pullback, layer_name, named, skips_input_grad, stateless
 from fnnet.layers.combinators import serial
+from fnnet.layers.conv import Conv2d
 from fnnet.layers.dropout import Dropout
 from fnnet.layers.linear import Linear
 from fnnet.layers.mlp import mlp
 from fnnet.layers.normalization import BatchNorm1d, BatchNorm2d
+from fnnet.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from fnnet.layers.reshape import Flatten
 
 __all__ = [
     "ELU",
     "GELU",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv2d",
     "Dropout",
+    "Flatten",
+    "GlobalAvgPool2d",
     "Identity",
     "Layer",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "MaxPool2d",
     "Pullback",
     "ReLU",
     "SiLU",
@@ -42,5 +50,6 @@ __all__ = [
     "mlp",
     "named",
     "serial",
+    "skips_input_grad",
     "stateless",
 ]

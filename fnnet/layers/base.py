@@ -31,6 +31,7 @@ __all__ = [
     "check_rank",
     "layer_name",
     "named",
+    "skips_input_grad",
     "stateless",
 ]
 
@@ -38,7 +39,8 @@ Array = NDArray[Any]
 Shape = tuple[int, ...]
 Params = dict[str, Any]
 State = dict[str, Any]
-Pullback = Callable[[Array], tuple[Params, Array]]
+# pullback(dy) -> (dparams, dx); some also take input_grad=False (see skips_input_grad)
+Pullback = Callable[..., tuple[Params, Any]]
 
 
 class InitFn(Protocol):
@@ -69,6 +71,19 @@ def named(layer: Layer, name: str) -> Layer:
     """Give ``layer`` the name used in error messages (e.g. inside ``serial``); returns it."""
     setattr(layer.init, "layer_name", name)  # noqa: B010 - an attribute on a closure
     return layer
+
+
+def skips_input_grad(layer: Layer, value: bool | None = None) -> bool:
+    """Whether ``layer``'s pullbacks accept ``pullback(dy, input_grad=False)``.
+
+    Such a pullback returns ``(dparams, None)`` without computing ``dL/dx``, which
+    training never needs for the model's input (for a first ``Linear`` it is the largest
+    matrix product of the backward pass). ``serial`` and ``value_and_grad`` use it when
+    the layer declares it; call with ``value=True`` to declare it for a layer of your own.
+    """
+    if value is not None:
+        setattr(layer.init, "skips_input_grad", value)  # noqa: B010 - an attribute on a closure
+    return bool(getattr(layer.init, "skips_input_grad", False))
 
 
 def layer_name(layer: Layer) -> str:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State, layer_name, named
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    State,
+    layer_name,
+    named,
+    skips_input_grad,
+)
 from fnnet.random import Key, split
 
 __all__ = ["serial"]
@@ -30,13 +40,16 @@ def serial(*layers: Layer) -> Layer:
     Params and state are dicts keyed by position: ``{"0": ..., "1": ..., ...}``.
     ``key`` (when given) is split so that each layer gets its own; the state of every
     layer is threaded through and a new state tree is returned. The pullback runs
-    the layers' pullbacks in reverse order. A shape error inside names the layer:
+    the layers' pullbacks in reverse order; ``pullback(dy, input_grad=False)`` returns
+    ``(grads, None)`` and lets the first layer skip its input gradient where it can.
+    A shape error inside names the layer:
     ``serial layer 2 (Linear): expected input (..., 256), got (128, 255)``.
     """
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"serial: argument {i} is not a Layer, got {type(layer).__name__}")
     names = [layer_name(layer) for layer in layers]
+    first_skips = bool(layers) and skips_input_grad(layers[0])
     n = len(layers)
     slots = [str(i) for i in range(n)]
 
@@ -87,13 +100,20 @@ def serial(*layers: Layer) -> Layer:
         except (ValueError, TypeError) as err:
             _reraise(err, i, names[i])
 
-        def pullback(dy: Array) -> tuple[Params, Array]:
+        def pullback(dy: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             grads: list[Any] = [None] * n
             # chain rule, last layer first: dL/dx_i = pullback_i(dL/dx_{i+1})
-            for i in range(n - 1, -1, -1):
+            for i in range(n - 1, 0, -1):
                 grads[i], dy = pullbacks[i](dy)
-            return dict(zip(slots, grads)), dy
+            if n:
+                if input_grad or not first_skips:
+                    grads[0], dy = pullbacks[0](dy)
+                else:  # the model's input needs no gradient: let the first layer skip it
+                    grads[0], dy = pullbacks[0](dy, input_grad=False)
+            return dict(zip(slots, grads)), dy if input_grad else None
 
         return x, new_state, pullback
 
-    return named(Layer(init, apply, vjp), "serial")
+    layer = named(Layer(init, apply, vjp), "serial")
+    skips_input_grad(layer, True)
+    return layer

@@ -15,6 +15,7 @@ from fnnet.layers.base import (
     Shape,
     check_features,
     check_rank,
+    skips_input_grad,
     stateless,
 )
 from fnnet.random import Key, split
@@ -35,7 +36,8 @@ def Linear(
 
     Shapes: ``A (N, C_in)``, ``W (C_out, C_in)``, ``b (C_out,)``, ``Z (N, C_out)``.
 
-    Backward, given ``dLdZ (N, C_out)``::
+    Backward, given ``dLdZ (N, C_out)`` (``pullback(dLdZ, input_grad=False)`` skips
+    ``dLdA``, as training does for a first layer)::
 
         dLdA = dLdZ W          (N, C_in)
         dLdW = dLdZ^T A        (C_out, C_in)
@@ -63,8 +65,10 @@ def Linear(
         return (input_shape[0], out_features), freeze(params)
 
     def check(params: Params, A: Array) -> None:
-        check_rank("Linear", A.shape, 2, f"(N, {params['W'].shape[1]})")
-        check_features("Linear", A.shape, -1, params["W"].shape[1])
+        c_in = params["W"].shape[1]
+        if A.ndim != 2 or A.shape[1] != c_in:  # one cheap test on the hot path
+            check_rank("Linear", A.shape, 2, f"(N, {c_in})")
+            check_features("Linear", A.shape, -1, c_in)
 
     def apply(params: Params, A: Array) -> Array:
         check(params, A)
@@ -76,9 +80,9 @@ def Linear(
         W, b = params["W"], params["b"]
         Z = A @ W.T + b
 
-        def pullback(dLdZ: Array) -> tuple[Params, Array]:
-            # dL/dA = dL/dZ . W
-            dLdA = dLdZ @ W
+        def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
+            # dL/dA = dL/dZ . W   (skipped when the caller needs no input gradient)
+            dLdA = dLdZ @ W if input_grad else None
             # dL/dW = (dL/dZ)^T . A
             dLdW = dLdZ.T @ A
             # dL/db = (dL/dZ)^T . 1_N
@@ -88,4 +92,6 @@ def Linear(
 
         return Z, pullback
 
-    return stateless(init, apply, vjp, name="Linear")
+    layer = stateless(init, apply, vjp, name="Linear")
+    skips_input_grad(layer, True)
+    return layer

@@ -1,0 +1,47 @@
+"""Reshaping layers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, _fmt, stateless
+from fnnet.random import Key
+
+__all__ = ["Flatten"]
+
+
+def Flatten() -> Layer:
+    """Flatten every axis but the batch axis: ``(N, d1, d2, ...) -> (N, d1 d2 ...)``.
+
+    For an NHWC image the features come in ``(h, w, c)`` order (C order, channels last).
+    Backward: ``dLdX = dLdY`` reshaped to the input's shape.
+    """
+    name = "Flatten"
+
+    def features(shape: tuple[int, ...]) -> int:
+        if len(shape) < 2 or min(shape[1:]) <= 0:
+            raise ValueError(
+                f"{name}: expected an input (N, d1, ...) with known d1, ...; got {_fmt(shape)}"
+            )
+        return math.prod(shape[1:])
+
+    def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
+        return (input_shape[0], features(input_shape)), {}
+
+    def apply(params: Params, X: Array) -> Array:
+        X = np.asarray(X)
+        return X.reshape(X.shape[0], features(X.shape))
+
+    def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
+        X = np.asarray(X)
+        Y = apply(params, X)
+
+        def pullback(dLdY: Array) -> tuple[Params, Array]:
+            # Y is X with its axes merged: dL/dX is dL/dY with them split again
+            return {}, np.asarray(dLdY).reshape(X.shape)
+
+        return Y, pullback
+
+    return stateless(init, apply, vjp, name=name)

@@ -1,0 +1,72 @@
+"""Tests for fnnet.layers.reshape: Flatten, alone and between a conv and a Linear."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnnet
+from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, serial
+
+KEY = fnnet.random.key(0)
+
+
+def rand(shape, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def test_flatten_values_and_shapes():
+    layer = Flatten()
+    assert layer.init(KEY, (-1, 5, 4, 3)) == ((-1, 60), {}, {})
+    assert layer.init(KEY, (7, 3)) == ((7, 3), {}, {})
+    X = rand((2, 3, 4, 5))
+    Y, _, pullback = layer.vjp({}, {}, X)
+    np.testing.assert_array_equal(Y, X.reshape(2, 60))
+    # NHWC features come in (h, w, c) order
+    assert Y[1, 5 * 1 + 2] == X[1, 0, 1, 2]
+    dLdY = rand((2, 60), seed=1)
+    _, dLdX = pullback(dLdY)
+    np.testing.assert_array_equal(dLdX, dLdY.reshape(2, 3, 4, 5))
+
+
+def test_flatten_gradients_and_dtype():
+    assert fnnet.check_grads(Flatten(), {}, {}, rand((2, 3, 2, 2))) < 1e-6
+    Y, _, pullback = Flatten().vjp({}, {}, rand((2, 3, 2), dtype=np.float32))
+    assert Y.dtype == np.float32 and pullback(Y)[1].dtype == np.float32
+
+
+def test_linear_after_flatten_takes_its_size_from_the_shape():
+    model = serial(
+        Conv2d(1, 4, 3),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(4, 6, 3),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(None, 10),
+    )
+    out_shape, params, state = model.init(KEY, (-1, 28, 28, 1))
+    assert out_shape == (-1, 10)
+    assert params["7"]["W"].shape == (10, 5 * 5 * 6)
+    logits, _ = model.apply(params, state, rand((3, 28, 28, 1), dtype=np.float32))
+    assert logits.shape == (3, 10) and logits.dtype == np.float32
+
+
+def test_gradients_through_conv_flatten_linear():
+    model = serial(Conv2d(2, 2, 2, dtype=np.float64), Flatten(), Linear(None, 3, dtype=np.float64))
+    _, params, state = model.init(KEY, (-1, 3, 4, 2))
+    leaves, treedef = fnnet.tree.flatten(params)
+    params = fnnet.tree.unflatten(treedef, [rand(a.shape, i + 1) for i, a in enumerate(leaves)])
+    assert fnnet.check_grads(model, params, state, rand((2, 3, 4, 2))) < 1e-6
+
+
+def test_flatten_errors():
+    with pytest.raises(
+        ValueError, match=r"Flatten: expected an input \(N, d1, \.\.\.\).*got \(8,\)"
+    ):
+        Flatten().init(KEY, (8,))
+    with pytest.raises(ValueError, match=r"Flatten: expected .*got \(-1, -1, 3\)"):
+        Flatten().init(KEY, (-1, -1, 3))
+    with pytest.raises(ValueError, match=r"Flatten: expected .*got \(5,\)"):
+        Flatten().apply({}, {}, np.zeros(5))
