@@ -107,14 +107,6 @@ def parse_model(spec: str) -> ModelSpec:
     return ModelSpec(kind, sizes, bn, dropout, act)
 
 
-def _layer(name: str) -> Callable[..., Layer]:
-    """A layer constructor from ``fnnet.layers``, or a clear error if this build lacks it."""
-    make = getattr(layers, name, None)
-    if make is None:
-        raise ValueError(f"this version of fnnet has no fnnet.layers.{name}, which the model needs")
-    return make
-
-
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> Layer:
     """The model for ``spec`` on inputs of shape ``input_shape`` (without the batch axis).
 
@@ -135,12 +127,16 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int)
         if len(input_shape) != 3:
             raise ValueError(f"model cnn needs images (H, W, C), got inputs of shape {input_shape}")
         height, _, channels = input_shape
-        conv, pool = _layer("Conv2d"), _layer("MaxPool2d")
         c1, c2 = spec.sizes
-        stack += [conv(channels, c1, 3, padding=1), layers.ReLU()]
+        stack += [layers.Conv2d(channels, c1, 3, padding="same"), layers.ReLU()]
         if height > 16:
-            stack.append(pool(2))
-        stack += [conv(c1, c2, 3, padding=1), layers.ReLU(), pool(2), _layer("Flatten")()]
+            stack.append(layers.MaxPool2d(2))
+        stack += [
+            layers.Conv2d(c1, c2, 3, padding="same"),
+            layers.ReLU(),
+            layers.MaxPool2d(2),
+            layers.Flatten(),
+        ]
         if spec.dropout:
             stack.append(layers.Dropout(spec.dropout))
     stack.append(layers.Linear(None, num_classes))

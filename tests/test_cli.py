@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import fnnet.cli
-import fnnet.layers
 import fnnet.training
 from fnnet.cli import main
 from fnnet.datasets import write_idx
@@ -309,7 +308,6 @@ def test_python_dash_m_fnnet(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(not hasattr(fnnet.layers, "Conv2d"), reason="needs Conv2d")
 def test_cnn_on_digits(tmp_path, capsys):
     out = _train(tmp_path, "cnn", "--dataset", "digits", "--model", "cnn:4,8", "--epochs", "2")
     text = capsys.readouterr().out
