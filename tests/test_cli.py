@@ -208,6 +208,7 @@ def test_no_command_and_other_usage_errors(tmp_path, capsys):
 
 def test_resume_with_fewer_epochs_is_an_error(tmp_path, capsys):
     out = _train(tmp_path, "run")
+    capsys.readouterr()
     _one_line_error(
         capsys, main(["train", "--resume", str(out), "--epochs", "2"]), "fewer than the 3 epochs"
     )
@@ -217,9 +218,11 @@ def test_corrupted_and_mismatched_checkpoints(tmp_path, capsys):
     out = _train(tmp_path, "run")
     good = (out / "checkpoint.npz").read_bytes()
     (out / "checkpoint.npz").write_bytes(good[: len(good) // 2])
+    capsys.readouterr()
     _one_line_error(capsys, main(["evaluate", str(out)]), "not a readable checkpoint")
     _one_line_error(capsys, main(["train", "--resume", str(out)]), "not a readable checkpoint")
     other = _train(tmp_path, "other", "--model", "mlp:8")
+    capsys.readouterr()
     (out / "checkpoint.npz").write_bytes((other / "checkpoint.npz").read_bytes())
     line = _one_line_error(capsys, main(["evaluate", str(out)]), "does not match the model")
     assert "params/0/W is (8, 4) float32, expected (16, 4) float32" in line
