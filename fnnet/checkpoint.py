@@ -100,6 +100,10 @@ def _fsync_folder(folder: str) -> None:
 
 def read_arrays(path: str | os.PathLike[str]) -> dict[str, Array]:
     """All arrays of a checkpoint by path, read-only, without checking them against a tree."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{os.fspath(path)}: not a readable checkpoint (damaged or not an .npz archive)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not isinstance(npz, np.lib.npyio.NpzFile):
