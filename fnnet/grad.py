@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fnnet import random, tree
-from fnnet.layers.base import Layer, skips_input_grad
+from fnnet.layers.base import Layer, Pullback, skips_input_grad
 from fnnet.losses.base import Loss
 from fnnet.random import Key
 
@@ -28,6 +28,7 @@ __all__ = [
     "check_grads",
     "check_layer_grads",
     "check_loss_grads",
+    "param_grads",
     "value_and_grad",
 ]
 
@@ -43,19 +44,25 @@ def value_and_grad(model: Layer, loss: Loss) -> Callable[..., tuple[float, PyTre
     (e.g. BatchNorm running statistics). ``key`` is needed by models with Dropout.
     """
 
-    skips = skips_input_grad(model)
-
     def f(
         params: PyTree, state: PyTree, x: Array, y: Array, *, key: Key | None = None
     ) -> tuple[float, PyTree, PyTree]:
         pred, new_state, pullback = model.vjp(params, state, x, key=key, train=True)
         value, loss_pullback = loss.vjp(pred, y)
-        # dL/dpred from the loss, then back through the model (no gradient for x itself)
-        dLdpred = loss_pullback(1.0)
-        grads, _ = pullback(dLdpred, input_grad=False) if skips else pullback(dLdpred)
-        return value, grads, new_state
+        # dL/dpred from the loss, then back through the model
+        return value, param_grads(model, pullback, loss_pullback(1.0)), new_state
 
     return f
+
+
+def param_grads(model: Layer, pullback: Pullback, dy: Array) -> PyTree:
+    """The parameter gradients of ``pullback(dy)``, for a pullback of ``model.vjp``.
+
+    Training needs no gradient for the model's input, so where the model allows it
+    (:func:`fnnet.layers.skips_input_grad`) its first layer skips computing it.
+    """
+    grads, _ = pullback(dy, input_grad=False) if skips_input_grad(model) else pullback(dy)
+    return grads
 
 
 class GradientCheckError(AssertionError):

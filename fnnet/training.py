@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from fnnet import random
 from fnnet.data import batches, num_batches
+from fnnet.grad import param_grads
 from fnnet.layers.base import Layer
 from fnnet.losses.base import Loss
 from fnnet.optim.base import Optimizer
@@ -103,7 +104,7 @@ def train_step(
     if not math.isfinite(value):
         raise NonFiniteLossError(1, value)
     # dL/dparams: the loss's gradient pulled back through the model
-    grads, _ = pullback(loss_pullback(1.0))
+    grads = param_grads(model, pullback, loss_pullback(1.0))
     new_params, new_opt_state = optimizer.update(params, grads, opt_state)
     return StepResult(new_params, new_state, new_opt_state, value, _num_correct(pred, y))
 
