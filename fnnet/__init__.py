@@ -5,7 +5,18 @@ parameter trees; models are composed with :func:`fnnet.layers.serial`; optimizer
 pure ``update(params, grads, state)`` functions; every backward pass is written by hand.
 """
 
-from fnnet import initializers, layers, losses, optim, random, tree
+from fnnet import (
+    checkpoint,
+    data,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    optim,
+    random,
+    training,
+    tree,
+)
 from fnnet.grad import (
     GradientCheckError,
     check_grads,
@@ -22,11 +33,15 @@ __all__ = [
     "check_grads",
     "check_layer_grads",
     "check_loss_grads",
+    "checkpoint",
+    "data",
+    "datasets",
     "initializers",
     "layers",
     "losses",
     "optim",
     "random",
+    "training",
     "tree",
     "value_and_grad",
 ]

@@ -125,3 +125,20 @@ def test_mlp4_ten_step_trajectory(make_ours, make_torch):
         np.testing.assert_allclose(
             params[str(2 * i)]["b"], net[2 * i].bias.detach().numpy(), rtol=1e-4, atol=1e-5
         )
+
+
+def test_clip_by_global_norm_matches_torch():
+    grads = {
+        "w": random.normal(random.key(0), (3, 4), np.float64) * 5,
+        "b": [random.normal(random.key(1), (4,), np.float64)],
+    }
+    tensors = [
+        torch.zeros(3, 4, dtype=torch.float64, requires_grad=True),
+        torch.zeros(4, dtype=torch.float64, requires_grad=True),
+    ]
+    tensors[0].grad, tensors[1].grad = torch.tensor(grads["w"]), torch.tensor(grads["b"][0])
+    total = torch.nn.utils.clip_grad_norm_(tensors, max_norm=1.5)
+    assert optim.global_norm(grads) == pytest.approx(total.item(), rel=1e-12)
+    clipped = optim.clip_by_global_norm(grads, 1.5)
+    np.testing.assert_allclose(clipped["w"], tensors[0].grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(clipped["b"][0], tensors[1].grad.numpy(), rtol=1e-5)

@@ -1,0 +1,181 @@
+"""Short text specs for models, learning-rate schedules and optimizers (used by the CLI).
+
+Model specs::
+
+    linear                      one Linear layer: softmax regression
+    mlp[:H1,H2,...][:OPTIONS]   per hidden size H: Linear(H) -> [BatchNorm1d] -> act -> [Dropout];
+                                then Linear(classes)
+    cnn[:C1,C2][:OPTIONS]       Conv 3x3 (C1) -> ReLU -> [MaxPool 2, when H > 16]
+                                -> Conv 3x3 (C2) -> ReLU -> MaxPool 2 -> Flatten
+                                -> [Dropout] -> Linear(classes); "same" padding, NHWC images
+
+    OPTIONS: bn (mlp only), dropout=P, act=relu|tanh|sigmoid|gelu|silu|elu|leaky_relu (mlp)
+
+``mlp`` alone is ``mlp:64``; ``cnn`` alone is ``cnn:16,32``. Schedule specs, with epochs
+counted in updates of the optimizer (``steps_per_epoch`` of them per epoch)::
+
+    constant | cosine | exponential:RATE (lr * RATE per epoch) | step:EPOCHS,GAMMA
+
+Every parse error is a ``ValueError`` that quotes the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from fnnet import layers, optim
+from fnnet.layers import Layer
+from fnnet.optim import Optimizer, Schedule
+
+__all__ = [
+    "ModelSpec",
+    "build_model",
+    "build_optimizer",
+    "build_schedule",
+    "parse_model",
+]
+
+ACTIVATIONS: dict[str, Callable[[], Layer]] = {
+    "relu": layers.ReLU,
+    "tanh": layers.Tanh,
+    "sigmoid": layers.Sigmoid,
+    "gelu": layers.GELU,
+    "silu": layers.SiLU,
+    "elu": layers.ELU,
+    "leaky_relu": layers.LeakyReLU,
+}
+OPTIMIZERS = ("sgd", "adam", "adamw")
+DEFAULT_SIZES = {"mlp": (64,), "cnn": (16, 32), "linear": ()}
+
+
+class ModelSpec(NamedTuple):
+    """A parsed model spec: ``kind`` (linear, mlp, cnn), sizes and options."""
+
+    kind: str
+    sizes: tuple[int, ...]
+    bn: bool = False
+    dropout: float = 0.0
+    act: str = "relu"
+
+    @property
+    def needs_images(self) -> bool:
+        return self.kind == "cnn"
+
+
+def _sizes(spec: str, text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise ValueError(f"model spec {spec!r}: sizes must be integers, got {text!r}") from None
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"model spec {spec!r}: sizes must be positive, got {text!r}")
+    return sizes
+
+
+def parse_model(spec: str) -> ModelSpec:
+    """Parse ``linear``, ``mlp[:H1,...][:bn][:dropout=P][:act=NAME]`` or ``cnn[:C1,C2][:...]``."""
+    kind, *parts = spec.strip().split(":")
+    if kind not in DEFAULT_SIZES:
+        raise ValueError(f"unknown model {spec!r}: expected linear, mlp[:H1,H2,...] or cnn[:C1,C2]")
+    sizes = DEFAULT_SIZES[kind]
+    if parts and parts[0][:1].isdigit():
+        sizes = _sizes(spec, parts.pop(0))
+    if kind == "cnn" and len(sizes) != 2:
+        raise ValueError(f"model spec {spec!r}: cnn takes two channel counts C1,C2")
+    bn, dropout, act = False, 0.0, "relu"
+    for part in parts:
+        name, _, value = part.partition("=")
+        if name == "bn" and not value and kind == "mlp":
+            bn = True
+        elif name == "dropout" and value and kind != "linear":
+            try:
+                dropout = float(value)
+            except ValueError:
+                raise ValueError(f"model spec {spec!r}: dropout must be a number") from None
+            if not 0.0 <= dropout < 1.0:
+                raise ValueError(f"model spec {spec!r}: dropout must be in [0, 1), got {value}")
+        elif name == "act" and kind == "mlp":
+            if value not in ACTIVATIONS:
+                raise ValueError(
+                    f"model spec {spec!r}: unknown activation {value!r} "
+                    f"(choose {', '.join(ACTIVATIONS)})"
+                )
+            act = value
+        else:
+            raise ValueError(f"model spec {spec!r}: unknown option {part!r} for {kind}")
+    return ModelSpec(kind, sizes, bn, dropout, act)
+
+
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> Layer:
+    """The model for ``spec`` on inputs of shape ``input_shape`` (without the batch axis).
+
+    Tabular inputs are ``(D,)``; images ``(H, W, C)`` (``cnn`` needs them).
+    """
+    stack: list[Layer] = []
+    if spec.kind in ("linear", "mlp"):
+        if len(input_shape) != 1:
+            raise ValueError(f"model {spec.kind} expects flat inputs (D,), got {input_shape}")
+        for size in spec.sizes:
+            stack.append(layers.Linear(None, size))
+            if spec.bn:
+                stack.append(layers.BatchNorm1d(size))
+            stack.append(ACTIVATIONS[spec.act]())
+            if spec.dropout:
+                stack.append(layers.Dropout(spec.dropout))
+    else:
+        if len(input_shape) != 3:
+            raise ValueError(f"model cnn needs images (H, W, C), got inputs of shape {input_shape}")
+        height, _, channels = input_shape
+        c1, c2 = spec.sizes
+        stack += [layers.Conv2d(channels, c1, 3, padding="same"), layers.ReLU()]
+        if height > 16:
+            stack.append(layers.MaxPool2d(2))
+        stack += [
+            layers.Conv2d(c1, c2, 3, padding="same"),
+            layers.ReLU(),
+            layers.MaxPool2d(2),
+            layers.Flatten(),
+        ]
+        if spec.dropout:
+            stack.append(layers.Dropout(spec.dropout))
+    stack.append(layers.Linear(None, num_classes))
+    return layers.serial(*stack)
+
+
+def build_schedule(spec: str, lr: float, epochs: int, steps_per_epoch: int) -> Schedule:
+    """``constant``, ``cosine``, ``exponential:RATE`` or ``step:EPOCHS,GAMMA`` as ``step -> lr``."""
+    name, _, arg = spec.strip().partition(":")
+    try:
+        if name == "constant" and not arg:
+            return optim.constant(lr)
+        if name == "cosine" and not arg:
+            return optim.cosine_decay(lr, max(1, epochs * steps_per_epoch))
+        if name == "exponential" and arg:
+            return optim.exponential_decay(lr, float(arg), decay_steps=steps_per_epoch)
+        if name == "step" and arg:
+            size, _, gamma = arg.partition(",")
+            return optim.step_decay(lr, int(size) * steps_per_epoch, float(gamma or 0.1))
+    except ValueError as err:
+        raise ValueError(f"schedule {spec!r}: {err}") from None
+    raise ValueError(
+        f"unknown schedule {spec!r}: expected constant, cosine, exponential:RATE "
+        "or step:EPOCHS,GAMMA"
+    )
+
+
+def build_optimizer(
+    name: str, schedule: Schedule, momentum: float = 0.0, weight_decay: float = 0.0
+) -> Optimizer:
+    """``sgd`` (with ``momentum``), ``adam`` (L2 decay) or ``adamw`` (decoupled decay).
+
+    Weight decay applies to weight matrices and kernels only (``optim.decay_mask``).
+    """
+    mask = optim.decay_mask
+    if name == "sgd":
+        return optim.sgd(schedule, momentum, weight_decay=weight_decay, mask=mask)
+    if name == "adam":
+        return optim.adam(schedule, weight_decay=weight_decay, mask=mask)
+    if name == "adamw":
+        return optim.adamw(schedule, weight_decay=weight_decay, mask=mask)
+    raise ValueError(f"unknown optimizer {name!r}: expected {', '.join(OPTIMIZERS)}")
