@@ -217,16 +217,20 @@ def load_checkpoint(folder: Path, exp: Experiment) -> tuple[PyTree, PyTree, PyTr
 
 
 def plot(folder: Path, rows: list[list[str]]) -> None:
-    """``loss.png`` and ``accuracy.png``: train vs validation per epoch (matplotlib, Agg)."""
-    import matplotlib
+    """``loss.png`` and ``accuracy.png``: train vs validation per epoch (matplotlib).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Draws on a bare ``matplotlib.figure.Figure`` with the Agg canvas, so the caller's
+    pyplot backend (e.g. inline figures in a notebook) is left alone.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [int(r[0]) for r in rows]
     for metric, ylabel in (("loss", "cross-entropy loss"), ("accuracy", "accuracy")):
         col = METRICS_COLUMNS.index(f"train_{metric}")
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        fig = Figure(figsize=(6, 4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
         ax.plot(epochs, [float(r[col]) for r in rows], label="train")
         ax.plot(epochs, [float(r[col + 2]) for r in rows], label="validation")
         ax.set_xlabel("epoch")
@@ -236,4 +240,3 @@ def plot(folder: Path, rows: list[list[str]]) -> None:
         ax.legend()
         fig.tight_layout()
         fig.savefig(folder / f"{metric}.png", metadata={"Software": None})
-        plt.close(fig)
