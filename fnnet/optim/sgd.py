@@ -64,10 +64,12 @@ def sgd(
         rate = float(schedule(count))
 
         def descend(W: Array, d: Array) -> Array:
-            # W := W - lr d
-            W_new = d * -rate
+            # W := W - lr d, written into the fresh array d * (-lr)
+            W_new = np.multiply(d, -rate)
             W_new += W
-            return read_only(W_new.astype(W.dtype, copy=False))
+            if W_new.dtype != W.dtype:  # e.g. float64 gradients for float32 params
+                W_new = W_new.astype(W.dtype)
+            return read_only(W_new)
 
         def decayed(W: Array, g: Array, decay: bool) -> Array:
             check_shape(W, g)
@@ -79,11 +81,11 @@ def sgd(
 
         def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
             g = decayed(W, g, decay)
-            # v := mu v + g
-            v = v * mu
-            v += g
+            # v := mu v + g, written into the fresh array mu v
+            v_new = np.multiply(v, mu)
+            v_new += g
             # nesterov: step along g + mu v instead of v
-            return descend(W, g + mu * v if nesterov else v), read_only(v)
+            return descend(W, g + mu * v_new if nesterov else v_new), read_only(v_new)
 
         masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
         if mu > 0:
