@@ -9,7 +9,7 @@ spends no time outside the products).
 
     python benchmarks/bench.py                        # every workload, 2 threads
     python benchmarks/bench.py --workloads tiny,cnn   # a chosen few (comma-separated)
-    python benchmarks/bench.py --quick                # smoke run (CI): few repeats
+    python benchmarks/bench.py --quick                # smoke run (CI): a few calls
     python benchmarks/bench.py --threads 1            # BLAS / OpenMP / XLA threads
 
 Threads are fixed for every library: with ``threadpoolctl`` when it is installed,
@@ -18,10 +18,15 @@ otherwise through ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THR
 single-threaded for ``--threads 1`` (``XLA_FLAGS``) and otherwise sizes its pool to the
 cores it may use (printed). PyTorch and JAX columns are left empty when not installed.
 
-Every library is warmed up (JAX compiles then), then the repetitions are interleaved:
-each round runs every library once, in a rotating order, so that a change of load on
-the machine hits all of them alike. A repetition of a fast step runs it several times
-in a row (enough for about ``--sample-ms``) and counts the mean of those.
+Every library is warmed up (JAX compiles then); then come interleaved rounds: each round
+times every library in turn, in a rotating order, so that a change of load on the machine
+hits all of them alike. A library's turn starts with a pause (``--settle-ms``) and one
+untimed call, then takes ``--samples`` timings: OpenBLAS's worker threads keep spinning
+for about 0.1 s after NumPy's last matrix product, and PyTorch's threads, sharing the
+cores with them, would run many times slower right after a NumPy step (the pause lets
+them sleep; every library is timed in its own steady state, as when it runs alone).
+A timing of a fast step runs it several times in a row (enough for ``--sample-ms``) and
+counts the mean.
 
 A workload is a function registered with ``@workload("name")``: it builds the steps
 (fnnet, and PyTorch / JAX / the GEMM floor where it can; same model, same initial
@@ -569,6 +574,17 @@ def cnn_infer() -> Steps:
 
 
 @dataclass
+class Timing:
+    """How to time: untimed calls first, then rounds of samples per library."""
+
+    warmup: int
+    rounds: int
+    samples: int
+    sample_ms: float
+    settle_ms: float
+
+
+@dataclass
 class Result:
     name: str
     median_ms: dict[str, float]
@@ -599,7 +615,7 @@ def _agreement(steps: Steps, libs: list[str]) -> str:
     return "max |output - fnnet's|: " + ", ".join(diffs[1:]) if len(diffs) > 1 else ""
 
 
-def run(name: str, warmup: int, repeats: int, sample_ms: float) -> Result:
+def run(name: str, timing: Timing) -> Result:
     """Warm up, then time the libraries in interleaved rounds; return medians and minima."""
     steps = WORKLOADS[name]()
     libs = [lib for lib in LIBS if steps.step(lib) is not None]
@@ -607,12 +623,14 @@ def run(name: str, warmup: int, repeats: int, sample_ms: float) -> Result:
     first = {lib: fns[lib]() for lib in libs}  # the first call: JAX compiles here
     inner = {}
     for lib in libs:
-        t = min(_once(fns[lib]) for _ in range(max(warmup, 1)))
-        inner[lib] = max(1, math.ceil(sample_ms / 1e3 / max(t, 1e-7))) if sample_ms else 1
+        t = min(_once(fns[lib]) for _ in range(max(timing.warmup, 1)))
+        inner[lib] = max(1, math.ceil(timing.sample_ms / 1e3 / max(t, 1e-7)))
     times: dict[str, list[float]] = {lib: [] for lib in libs}
-    for r in range(repeats):  # rotate the order: no library always runs first
+    for r in range(timing.rounds):  # rotate the order: no library always runs first
         for lib in libs[r % len(libs) :] + libs[: r % len(libs)]:
-            times[lib].append(_sample(fns[lib], inner[lib]))
+            time.sleep(timing.settle_ms / 1e3)  # let the previous library's threads sleep
+            fns[lib]()  # one untimed call: this library's threads and data are back
+            times[lib] += [_sample(fns[lib], inner[lib]) for _ in range(timing.samples)]
     print(f"\n[{name}] {steps.description}")
     losses_first = {k: v for k, v in first.items() if isinstance(v, float)}
     if losses_first:
@@ -622,7 +640,7 @@ def run(name: str, warmup: int, repeats: int, sample_ms: float) -> Result:
         t = times[lib]
         print(
             f"  {lib:<6} median {1e3 * statistics.median(t):9.3f} ms  min {1e3 * min(t):9.3f} ms"
-            f"  ({repeats} x {inner[lib]} calls)"
+            f"  ({len(t)} timings of {inner[lib]} calls)"
         )
     return Result(
         name,
@@ -674,6 +692,32 @@ def _load() -> str:
         return "unknown"
 
 
+def keep_freed_memory() -> str:
+    """Ask glibc's malloc to keep freed memory for reuse, for the whole process.
+
+    By default glibc serves large blocks with fresh pages (mmap) and returns freed memory
+    at the top of its heap to the system; every new large array then costs page faults
+    (the kernel maps and zeroes each 4 KiB page on first touch). Training allocates
+    arrays of the same sizes step after step, so keeping freed memory removes most of
+    that cost. The same as ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=
+    2147483647`` in the environment; it applies to every library in the process alike.
+    """
+    import ctypes
+    import ctypes.util
+
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(
+            m_trim_threshold, 2**31 - 1
+        )
+    except (OSError, AttributeError):
+        ok = 0
+    if not ok:
+        return "glibc defaults (mallopt not available)"
+    return "freed memory kept (mallopt: mmap threshold 32 MiB, trim threshold 2 GiB)"
+
+
 def header(threads: int) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"machine: {_cpu_name()}, {cores} cores usable, {platform.system()} {platform.release()}")
@@ -703,14 +747,23 @@ def header(threads: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated names")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 warm-up, 3 repeats")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 calls")
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help="BLAS / OpenMP / XLA threads"
     )
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls per library")
-    parser.add_argument("--repeats", type=int, default=60, help="timed rounds per workload")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per workload")
+    parser.add_argument("--samples", type=int, default=10, help="timings per library per round")
     parser.add_argument(
         "--sample-ms", type=float, default=5.0, help="repeat a fast step to fill this many ms"
+    )
+    parser.add_argument(
+        "--settle-ms", type=float, default=150.0, help="pause before each library's turn"
+    )
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="glibc: keep freed memory for reuse instead of returning it (every library)",
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -718,18 +771,24 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
     if args.quick:
-        warmup, repeats, sample_ms = 1, 3, 0.0
+        timing = Timing(warmup=1, rounds=1, samples=2, sample_ms=0.0, settle_ms=0.0)
     else:
-        warmup, repeats, sample_ms = args.warmup, args.repeats, args.sample_ms
+        timing = Timing(args.warmup, args.rounds, args.samples, args.sample_ms, args.settle_ms)
 
+    malloc = keep_freed_memory() if args.keep_freed_memory else "glibc defaults"
     if torch is not None:
         torch.set_num_threads(args.threads)
     if threadpoolctl is not None:
         threadpoolctl.threadpool_limits(limits=args.threads)
     header(args.threads)
-    print(f"warm-up {warmup} calls, {repeats} interleaved rounds per workload")
+    print(f"malloc: {malloc}")
+    print(
+        f"per workload and library: {timing.warmup} untimed calls, then {timing.rounds} "
+        f"interleaved rounds of {timing.samples} timings (>= {timing.sample_ms:g} ms each), "
+        f"each round after a {timing.settle_ms:g} ms pause"
+    )
     start = time.perf_counter()
-    results = [run(name, warmup, repeats, sample_ms) for name in names]
+    results = [run(name, timing) for name in names]
     print(f"\nmedian time per step (ms); {time.perf_counter() - start:.0f} s in all, ", end="")
     print(f"load average now: {_load()}\n")
     print(table(results))

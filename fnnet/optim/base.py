@@ -74,6 +74,27 @@ def read_only(a: Array) -> Array:
     return a
 
 
+BLOCK = 1 << 15  # elements: 128 KiB of float32 per array, so a block of each stays in cache
+
+
+def blockwise(kernel: Callable[..., None], *arrays: Array) -> None:
+    """Run ``kernel`` on matching blocks of ``arrays`` (all of one size), flattened.
+
+    An update such as ``v := mu v + g; W := W - lr v`` takes several NumPy passes; on
+    whole arrays each pass goes out to main memory, on blocks of ``BLOCK`` elements the
+    later passes find the block in cache, so each array crosses the memory bus once.
+    ``kernel`` writes its results into the blocks of fresh output arrays (``out=``).
+    Arrays of at most ``BLOCK`` elements are passed whole.
+    """
+    size = arrays[0].size
+    if size <= BLOCK:
+        kernel(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]  # views of the fresh outputs (contiguous)
+    for start in range(0, size, BLOCK):
+        kernel(*[a[start : start + BLOCK] for a in flat])
+
+
 class _ShapeMismatchError(ValueError):
     """A gradient whose shape differs from its parameter's (reported with its path)."""
 
