@@ -13,6 +13,7 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
+    batch_sum,
     check_features,
     check_rank,
     skips_input_grad,
@@ -89,7 +90,7 @@ def Linear(
             # dL/dW = (dL/dZ)^T . A
             dLdW = dLdZ.T @ A
             # dL/db = (dL/dZ)^T . 1_N: the sum over the batch
-            dLdb = np.add.reduce(dLdZ, axis=0)
+            dLdb = batch_sum(dLdZ)
             if dLdW.dtype != W.dtype or dLdb.dtype != b.dtype:  # e.g. a float64 input
                 dLdW, dLdb = dLdW.astype(W.dtype), dLdb.astype(b.dtype)
             return {"W": dLdW, "b": dLdb}, dLdA
