@@ -20,11 +20,12 @@ cores it may use (printed). PyTorch and JAX columns are left empty when not inst
 
 Every library is warmed up (JAX compiles then); then come interleaved rounds: each round
 times every library in turn, in a rotating order, so that a change of load on the machine
-hits all of them alike. A library's turn starts with a pause (``--settle-ms``) and one
+hits all of them alike. A library's turn starts with a busy pause (``--settle-ms``) and one
 untimed call, then takes ``--samples`` timings: OpenBLAS's worker threads keep spinning
 for about 0.1 s after NumPy's last matrix product, and PyTorch's threads, sharing the
 cores with them, would run many times slower right after a NumPy step (the pause lets
-them sleep; every library is timed in its own steady state, as when it runs alone).
+them sleep; every library is timed in its own steady state, as when it runs alone; the
+pause is busy, not a sleep, as the timings after an idle CPU come out up to 2x slower).
 A timing of a fast step runs it several times in a row (enough for ``--sample-ms``) and
 counts the mean.
 
@@ -597,6 +598,14 @@ def _once(fn: Step) -> float:
     return time.perf_counter() - start
 
 
+def _busy_wait(seconds: float) -> None:
+    """Keep this thread busy for ``seconds``: a sleep would let the (virtual) CPU idle,
+    and the timings right after it ran up to 2x slower until the CPU got back to speed."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def _sample(fn: Step, inner: int) -> float:
     """Mean time of ``inner`` calls in a row (seconds)."""
     start = time.perf_counter()
@@ -628,7 +637,7 @@ def run(name: str, timing: Timing) -> Result:
     times: dict[str, list[float]] = {lib: [] for lib in libs}
     for r in range(timing.rounds):  # rotate the order: no library always runs first
         for lib in libs[r % len(libs) :] + libs[: r % len(libs)]:
-            time.sleep(timing.settle_ms / 1e3)  # let the previous library's threads sleep
+            _busy_wait(timing.settle_ms / 1e3)  # the previous library's threads go to sleep
             fns[lib]()  # one untimed call: this library's threads and data are back
             times[lib] += [_sample(fns[lib], inner[lib]) for _ in range(timing.samples)]
     print(f"\n[{name}] {steps.description}")
