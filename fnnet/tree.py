@@ -176,22 +176,21 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
             if other is None or isinstance(other, _CONTAINERS):
                 raise _MismatchError(first, other)
         return f(*nodes)
-    k: Any = None
     if isinstance(first, dict):  # the common case, kept tight: params are dicts of dicts
         for other in nodes:  # same size and (below) every key of first: the same keys
             if not isinstance(other, dict) or len(other) != len(first):
                 raise _MismatchError(first, other)
         kids = []
-        try:
-            for k in first:
-                try:
-                    kid_nodes = [node[k] for node in nodes]
-                except KeyError:
-                    raise _MismatchError(first, next(n for n in nodes if k not in n)) from None
+        for k in first:
+            try:
+                kid_nodes = [node[k] for node in nodes]
+            except KeyError:  # another dict lacks the key k: they differ here
+                raise _MismatchError(first, next(n for n in nodes if k not in n)) from None
+            try:
                 kids.append(_map_node(f, kid_nodes, n_out))
-        except _MismatchError as err:
-            err.path.append(str(k))
-            raise
+            except _MismatchError as err:
+                err.path.append(str(k))
+                raise
         if n_out is None:
             return dict(zip(first, kids))
         if not kids:
