@@ -166,29 +166,37 @@ def _make(kind: str, keys: Any, kids: list[Any]) -> Any:
     return keys[0](*kids) if keys else tuple(kids)
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any:
     first = nodes[0]
-    k: Any = None
-    if isinstance(first, dict):  # the common case, kept tight: params are dicts of dicts
-        keys = first.keys()
-        for other in nodes[1:]:
-            if not isinstance(other, dict) or other.keys() != keys:
+    if type(first) is np.ndarray:  # the commonest leaf, tested first: one cheap check
+        for other in nodes:
+            if other is None or isinstance(other, _CONTAINERS):
                 raise _MismatchError(first, other)
-        try:
-            if n_out is None:
-                out = {}
-                for k in first:
-                    out[k] = _map_node(f, [n[k] for n in nodes], None)
-                return out
-            outs: tuple[dict[str, Any], ...] = tuple({} for _ in range(n_out))
-            for k in first:
-                kid = _map_node(f, [n[k] for n in nodes], n_out)
-                for j in range(n_out):
-                    outs[j][k] = kid[j]
-            return outs
-        except _MismatchError as err:
-            err.path.append(str(k))
-            raise
+        return f(*nodes)
+    if isinstance(first, dict):  # the common case, kept tight: params are dicts of dicts
+        for other in nodes:  # same size and (below) every key of first: the same keys
+            if not isinstance(other, dict) or len(other) != len(first):
+                raise _MismatchError(first, other)
+        kids = []
+        for k in first:
+            try:
+                kid_nodes = [node[k] for node in nodes]
+            except KeyError:  # another dict lacks the key k: they differ here
+                raise _MismatchError(first, next(n for n in nodes if k not in n)) from None
+            try:
+                kids.append(_map_node(f, kid_nodes, n_out))
+            except _MismatchError as err:
+                err.path.append(str(k))
+                raise
+        if n_out is None:
+            return dict(zip(first, kids))
+        if not kids:
+            return tuple({} for _ in range(n_out))
+        # kids[i][j] is output j of key i: zip(*kids) gives, per output, its values by key
+        return tuple([dict(zip(first, column)) for column in zip(*kids)])
     split = _children(first)
     if split is None:
         for other in nodes[1:]:
@@ -275,7 +283,7 @@ def zeros_like(tree: PyTree) -> PyTree:
 
 def _freeze_leaf(x: Any) -> Any:
     if isinstance(x, np.ndarray):
-        x.flags.writeable = False
+        x.setflags(write=False)  # as x.flags.writeable = False, at half the cost
     return x
 
 

@@ -192,3 +192,29 @@ def test_errors():
     with pytest.raises(ValueError, match="decay_steps must be > 0"):
         optim.cosine_decay(0.1, 0)
     assert not math.isnan(float(state["lr"]))
+
+
+def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
+    # arrays of more than optim.base.BLOCK elements are updated block by block (with a
+    # short last block); float64 gradients for float32 params, a transposed (F-order) W
+    from fnnet.optim.base import BLOCK
+
+    rng = np.random.default_rng(0)
+    shape = (3, BLOCK // 2 + 7)  # 1.5 blocks and a bit
+    W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
+    params = {"W": W, "b": rng.standard_normal(5, dtype=np.float32)}
+    g1 = {"W": rng.standard_normal(shape), "b": rng.standard_normal(5).astype(np.float32)}
+    g2 = tree.map(lambda g: -0.5 * g, g1)
+    for nesterov in (False, True):
+        new, state = run(optim.sgd(0.1, momentum=0.9, nesterov=nesterov), params, [g1, g2])
+        v1 = g1["W"]
+        W1 = W - 0.1 * (g1["W"] + 0.9 * v1 if nesterov else v1)
+        v2 = 0.9 * v1 + g2["W"]
+        W2 = W1 - 0.1 * (g2["W"] + 0.9 * v2 if nesterov else v2)
+        np.testing.assert_allclose(state["velocity"]["W"], v2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(new["W"], W2, rtol=1e-5, atol=1e-6)
+        assert new["W"].dtype == np.float32 and new["W"].shape == shape
+        assert_all_read_only(new)
+        assert_all_read_only(state)
+    new, _ = run(optim.sgd(0.1, weight_decay=0.01), params, [g1])
+    np.testing.assert_allclose(new["W"], W - 0.1 * (g1["W"] + 0.01 * W), rtol=1e-5, atol=1e-6)

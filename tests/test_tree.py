@@ -99,3 +99,16 @@ def test_map_n_returns_several_trees():
 def test_map_n_reports_where_structures_differ():
     with pytest.raises(ValueError, match="differ at x/1"):
         tree.map_n(lambda a, b: (a, b), 2, {"x": [1, 2]}, {"x": [1, {"y": 2}]})
+
+
+def test_map_reports_dicts_with_other_keys_of_the_same_count():
+    a = {"x": {"a": np.ones(1), "b": np.ones(1)}}
+    with pytest.raises(
+        ValueError, match=r"differ at x: \{'a': \*, 'b': \*\} vs \{'a': \*, 'c': \*\}"
+    ):
+        tree.map(lambda u, v: u, a, {"x": {"a": np.ones(1), "c": np.ones(1)}})
+    with pytest.raises(ValueError, match="differ at x"):
+        tree.map_n(lambda u, v: (u, v), 2, a, {"x": {"b": np.ones(1), "c": np.ones(1)}})
+    # a KeyError raised by the mapped function is not mistaken for a structure mismatch
+    with pytest.raises(KeyError, match="inner"):
+        tree.map(lambda u, v: {}["inner"], a, a)

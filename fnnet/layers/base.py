@@ -27,6 +27,7 @@ __all__ = [
     "Layer",
     "Pullback",
     "Shape",
+    "batch_sum",
     "check_features",
     "check_rank",
     "layer_name",
@@ -151,3 +152,15 @@ def check_float(name: str, x: Any) -> Array:
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
     return a
+
+
+def batch_sum(X: Array) -> Array:
+    """Column sums ``1^T X`` of an ``(N, C)`` array: the sum over the batch axis.
+
+    Computed as a matrix-vector product (BLAS), which is several times faster than
+    ``X.sum(axis=0)`` when rows are short (e.g. a bias gradient over ``N * H * W``
+    pixels of ``C = 16`` channels) and as accurate: both add each column in turn.
+    """
+    if X.size <= 4096:  # small: the reduction has less set-up cost than the product
+        return X.sum(axis=0)
+    return np.ones(X.shape[0], X.dtype) @ X

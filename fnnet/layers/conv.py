@@ -9,7 +9,16 @@ from numpy.typing import DTypeLike
 
 from fnnet import initializers
 from fnnet.initializers import Initializer
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, skips_input_grad, stateless
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    batch_sum,
+    skips_input_grad,
+    stateless,
+)
 from fnnet.layers.spatial import (
     PaddingSpec,
     Pads,
@@ -105,16 +114,27 @@ def Conv2d(
             X = X.astype(params["W"].dtype)
         pads, out = geometry(X.shape, params["W"].shape[2])
         Xp = np.pad(X, ((0, 0), *pads, (0, 0))) if pads != ((0, 0), (0, 0)) else X
-        # P[(n, y, x), (i, j, c)] = Xp[n, s y + i, s x + j, c]: one copy of a strided view
-        P = windows(Xp, kernel, strides, out).reshape(-1, kernel[0] * kernel[1] * X.shape[3])
+        c_in = X.shape[3]
+        if c_in > 2:
+            # P[(n, y, x), (i, j, c)] = Xp[n, s y + i, s x + j, c]: one copy of a strided view
+            P = windows(Xp, kernel, strides, out).reshape(-1, kernel[0] * kernel[1] * c_in)
+        else:  # with 1 or 2 channels a window row is too short to copy fast: build P^T,
+            # whose row (i, j, c) is the image shifted by (i, j), one long copy per offset
+            PT = np.empty((*kernel, c_in, X.shape[0], *out), Xp.dtype)
+            for i, j, index in offset_slices(kernel, strides, out):
+                PT[i, j] = Xp[index].transpose(3, 0, 1, 2)
+            P = PT.reshape(kernel[0] * kernel[1] * c_in, -1).T  # a transposed view: P itself
         return X, P, pads, out
 
     def forward(params: Params, P: Array, N: int, out: tuple[int, int]) -> Array:
         W, b = params["W"], params["b"]
-        # Z = P W_mat + 1 b^T, then (N Ho Wo, Cout) -> (N, Ho, Wo, Cout)
-        Z = P @ W.reshape(-1, W.shape[3])
-        Z += b
-        return Z.reshape(N, *out, W.shape[3])
+        c_out = W.shape[3]
+        # Z = P W_mat + 1 b^T
+        Z = P @ W.reshape(-1, c_out)
+        # + b at every pixel, one image row (Wo pixels) at a time: long rows add fast
+        Z = Z.reshape(N * out[0], out[1] * c_out)
+        Z += np.tile(b, out[1])
+        return Z.reshape(N, *out, c_out)
 
     def apply(params: Params, X: Array) -> Array:
         X, P, _, out = patches(params, X)
@@ -131,7 +151,7 @@ def Conv2d(
             # (N, Ho, Wo, Cout) -> (N Ho Wo, Cout): one row per output pixel, as P
             dLdZ = np.asarray(dLdZ).reshape(-1, W.shape[3])
             # dL/db = dL/dZ^T 1: sum over every sample and output pixel
-            dLdb = np.ones(dLdZ.shape[0], dLdZ.dtype) @ dLdZ
+            dLdb = batch_sum(dLdZ)
             # dL/dW = P^T dL/dZ, reusing the forward's patches
             dLdW = (P.T @ dLdZ).reshape(W.shape)
             grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}

@@ -13,6 +13,7 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
+    batch_sum,
     check_features,
     check_rank,
     skips_input_grad,
@@ -64,31 +65,35 @@ def Linear(
         }
         return (input_shape[0], out_features), freeze(params)
 
-    def check(params: Params, A: Array) -> None:
-        c_in = params["W"].shape[1]
-        if A.ndim != 2 or A.shape[1] != c_in:  # one cheap test on the hot path
-            check_rank("Linear", A.shape, 2, f"(N, {c_in})")
-            check_features("Linear", A.shape, -1, c_in)
+    def check(W: Array, A: Array) -> None:
+        if A.ndim != 2 or A.shape[1] != W.shape[1]:  # one cheap test on the hot path
+            check_rank("Linear", A.shape, 2, f"(N, {W.shape[1]})")
+            check_features("Linear", A.shape, -1, W.shape[1])
+
+    def forward(W: Array, b: Array, A: Array) -> Array:
+        check(W, A)
+        # Z = A W^T + 1 b^T: the bias is added in place to the fresh product
+        Z = A @ W.T
+        Z += b
+        return Z
 
     def apply(params: Params, A: Array) -> Array:
-        check(params, A)
-        # Z = A W^T + 1 b^T
-        return A @ params["W"].T + params["b"]
+        return forward(params["W"], params["b"], A)
 
     def vjp(params: Params, A: Array) -> tuple[Array, Pullback]:
-        check(params, A)
         W, b = params["W"], params["b"]
-        Z = A @ W.T + b
+        Z = forward(W, b, A)
 
         def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # dL/dA = dL/dZ . W   (skipped when the caller needs no input gradient)
             dLdA = dLdZ @ W if input_grad else None
             # dL/dW = (dL/dZ)^T . A
             dLdW = dLdZ.T @ A
-            # dL/db = (dL/dZ)^T . 1_N
-            dLdb = dLdZ.sum(axis=0)
-            grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}
-            return grads, dLdA
+            # dL/db = (dL/dZ)^T . 1_N: the sum over the batch
+            dLdb = batch_sum(dLdZ)
+            if dLdW.dtype != W.dtype or dLdb.dtype != b.dtype:  # e.g. a float64 input
+                dLdW, dLdb = dLdW.astype(W.dtype), dLdb.astype(b.dtype)
+            return {"W": dLdW, "b": dLdb}, dLdA
 
         return Z, pullback
 

@@ -34,6 +34,7 @@ from fnnet.layers.base import (
     Pullback,
     Shape,
     State,
+    batch_sum,
     check_features,
     check_rank,
     named,
@@ -62,8 +63,12 @@ def BatchNorm1d(num_features: int, alpha: float = 0.9, eps: float = 1e-8) -> Lay
 
     (``dLdV`` sums ``dLdNZ``, the gradient at the normalised input; equation 81 as
     printed in the course writes ``dL/dZ-tilde`` there, which drops the factor gamma.)
-    The second term of ``dLdM`` is zero in exact arithmetic (``sum_i (Z - mu) = 0``);
-    it is kept so that the code follows the equations line by line.
+    The code computes ``dLdZ`` in the standard simplified form, in a few passes over the
+    batch: the second term of ``dLdM`` vanishes (``sum_i (Z - mu) = 0``), and with
+    ``Z - mu = NZ sqrt(s2 + eps)`` the three terms of ``dLdZ`` combine to::
+
+        dLdZ = (s2 + eps)^(-1/2) / N * (N dLdNZ - sum_i dLdNZ - NZ * sum_i dLdNZ * NZ)
+             = gamma (s2 + eps)^(-1/2) / N * (N dLdBZ - dLdbeta - NZ * dLdgamma)
 
     In eval mode the statistics are constants and ``dLdZ = dLdBZ * gamma / sqrt(var + eps)``.
     """
@@ -145,15 +150,17 @@ def _train(
     gamma, beta = params["gamma"], params["beta"]
     N = Z.shape[0]
     # (69) M = 1/N sum_i Z_i
-    M = Z.mean(axis=0)
+    M = batch_sum(Z) / N
     Zc = Z - M
     # (70) V = 1/N sum_i (Z_i - M)^2   (biased)
-    V = (Zc * Zc).mean(axis=0)
-    # (71) NZ = (Z - M) / sqrt(V + eps)
+    V = batch_sum(Zc * Zc) / N
+    # (71) NZ = (Z - M) / sqrt(V + eps), computed in place in the fresh Z - M
     inv_std = 1.0 / np.sqrt(V + eps)
-    NZ = Zc * inv_std
+    NZ = Zc
+    NZ *= inv_std
     # (72) BZ = gamma * NZ + beta
-    BZ = gamma * NZ + beta
+    BZ = NZ * gamma
+    BZ += beta
     # (73, 74) running = alpha * running + (1 - alpha) * batch statistic
     new_state = {
         "mean": (alpha * state["mean"] + (1.0 - alpha) * M).astype(state["mean"].dtype),
@@ -162,17 +169,15 @@ def _train(
 
     def pullback(dLdBZ: Array) -> tuple[Params, Array]:
         # (77) dL/dbeta = sum_i dL/dBZ_i
-        dLdbeta = dLdBZ.sum(axis=0)
+        dLdbeta = batch_sum(dLdBZ)
         # (78) dL/dgamma = sum_i dL/dBZ_i * NZ_i
-        dLdgamma = (dLdBZ * NZ).sum(axis=0)
-        # (79) dL/dNZ = dL/dBZ * gamma
-        dLdNZ = dLdBZ * gamma
-        # (80, 81) dL/dV = -1/2 sum_i dL/dNZ_i * (Z_i - M) * (V + eps)^(-3/2)
-        dLdV = -0.5 * (dLdNZ * Zc).sum(axis=0) * inv_std**3
-        # (82-84) dL/dM = -sum_i dL/dNZ_i (V + eps)^(-1/2) + dL/dV * (-2/N) sum_i (Z_i - M)
-        dLdM = -dLdNZ.sum(axis=0) * inv_std + dLdV * (-2.0 / N) * Zc.sum(axis=0)
-        # (85) dL/dZ = dL/dNZ (V + eps)^(-1/2) + dL/dV * 2/N (Z - M) + dL/dM / N
-        dLdZ = dLdNZ * inv_std + dLdV * (2.0 / N) * Zc + dLdM / N
+        dLdgamma = batch_sum(dLdBZ * NZ)
+        # (79-85), simplified (see BatchNorm1d): with dL/dNZ = gamma dL/dBZ,
+        # dL/dZ = gamma / sqrt(V + eps) * (dL/dBZ - (dL/dbeta + NZ * dL/dgamma) / N)
+        dLdZ = NZ * (dLdgamma / N)
+        dLdZ += dLdbeta / N
+        np.subtract(dLdBZ, dLdZ, out=dLdZ)
+        dLdZ *= gamma * inv_std
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
 
@@ -190,9 +195,9 @@ def _eval(Z: Array, params: Params, state: State, eps: float) -> tuple[Array, Pu
 
     def pullback(dLdBZ: Array) -> tuple[Params, Array]:
         # dL/dbeta = sum_i dL/dBZ_i
-        dLdbeta = dLdBZ.sum(axis=0)
+        dLdbeta = batch_sum(dLdBZ)
         # dL/dgamma = sum_i dL/dBZ_i * NZ_i
-        dLdgamma = (dLdBZ * NZ).sum(axis=0)
+        dLdgamma = batch_sum(dLdBZ * NZ)
         # dL/dZ = dL/dBZ * gamma / sqrt(Var[Z] + eps)   (the statistics are constants)
         dLdZ = dLdBZ * (gamma * inv_std)
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}

@@ -57,17 +57,24 @@ def MaxPool2d(
         index = [idx for _, _, idx in offset_slices(kernel, strides, Y.shape[1:3])]
         # won[o] marks the windows whose first maximum sits at offset o (in window order):
         # X at that offset equals the max, and no earlier offset has won already
-        won, taken = [], np.zeros(Y.shape, bool)
-        for idx in index:
+        won: list[Array] = []
+        taken: Array | None = None
+        for o, idx in enumerate(index):
             hit = X[idx] == Y
-            hit &= ~taken
-            taken |= hit
+            if taken is not None:
+                np.greater(hit, taken, out=hit)  # hit and not taken (booleans: True > False)
+            if o + 1 < len(index):  # windows taken so far (the last offset needs none)
+                taken = hit.copy() if taken is None else np.logical_or(taken, hit, out=taken)
             won.append(hit)
         overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
+        # the windows cover every input exactly once: the pullback writes each input once
+        tiled = not overlap and strides == kernel and X.shape[1] % kernel[0] == 0
+        tiled = tiled and X.shape[2] % kernel[1] == 0
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             dLdY = np.asarray(dLdY)
-            dLdX = np.zeros(X.shape, np.result_type(X.dtype, dLdY.dtype))
+            dtype = np.result_type(X.dtype, dLdY.dtype)
+            dLdX = np.empty(X.shape, dtype) if tiled else np.zeros(X.shape, dtype)
             for idx, hit in zip(index, won, strict=True):
                 # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] where offset (i, j) won
                 if overlap:

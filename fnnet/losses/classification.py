@@ -34,31 +34,32 @@ def _cross_entropy_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]
     if N == 0:
         raise ValueError("cross_entropy: empty batch")
     T = np.asarray(target)
-    # log softmax(A), stable: shift each row by its maximum
+    # softmax(A) and log softmax(A), stable: shift each row by its maximum
     shifted = A - A.max(axis=1, keepdims=True)
-    exp_shifted = np.exp(shifted)
-    sum_exp = exp_shifted.sum(axis=1, keepdims=True)
-    log_softmax = shifted - np.log(sum_exp)
-    rows = np.arange(N)
+    P = np.exp(shifted)
+    sum_exp = np.add.reduce(P, axis=1, keepdims=True)
+    log_sum_exp = np.log(sum_exp)
+    P /= sum_exp  # softmax(A), in place in the fresh exp(shifted)
     if T.ndim == 1:
         labels = _labels(T, N, C)
-        # L = -(1/N) sum_i log softmax(A)_{i, y_i}
-        value = -float(log_softmax[rows, labels].sum()) / N
+        rows = np.arange(N)
+        # L = -(1/N) sum_i log softmax(A)_{i, y_i},  log softmax(A) = shifted - log sum exp
+        value = -float((shifted[rows, labels] - log_sum_exp[:, 0]).sum()) / N
     else:
         Y = as_float_array("cross_entropy", "target", T)
         check_same_shape("cross_entropy", A, Y)
         Y = Y.astype(A.dtype, copy=False)
         # L = -(1/N) sum_i sum_c Y_ic log softmax(A)_ic
-        value = -float(np.vdot(Y, log_softmax)) / N
+        value = -float(np.vdot(Y, shifted - log_sum_exp)) / N
 
     def pullback(g: float = 1.0) -> Array:
         # dL/dA = (softmax(A) - Y) / N
-        dLdA = exp_shifted / sum_exp
+        scale = float(g) / N
+        dLdA = P * scale
         if T.ndim == 1:
-            dLdA[rows, labels] -= 1
+            dLdA[rows, labels] -= scale
         else:
-            dLdA -= Y
-        dLdA *= float(g) / N
+            dLdA -= Y * scale
         return dLdA
 
     return value, pullback

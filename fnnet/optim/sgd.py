@@ -12,6 +12,7 @@ from fnnet.optim.base import (
     Optimizer,
     PyTree,
     as_schedule,
+    blockwise,
     check_hyper,
     check_shape,
     map_update,
@@ -63,27 +64,34 @@ def sgd(
         count = int(opt_state["count"])
         rate = float(schedule(count))
 
-        def descend(W: Array, d: Array) -> Array:
-            # W := W - lr d
-            W_new = d * -rate
-            W_new += W
-            return read_only(W_new.astype(W.dtype, copy=False))
-
         def decayed(W: Array, g: Array, decay: bool) -> Array:
             check_shape(W, g)
             # g := g + lambda W   (where the mask is True)
             return g + wd * W if decay else g
 
+        # the kernels run on blocks (see blockwise) and write into fresh outputs
+        def plain_kernel(W: Array, g: Array, W_new: Array) -> None:
+            # W := W - lr g
+            np.multiply(g, -rate, out=W_new)
+            W_new += W
+
+        def momentum_kernel(W: Array, g: Array, v: Array, W_new: Array, v_new: Array) -> None:
+            # v := mu v + g
+            np.multiply(v, mu, out=v_new)
+            v_new += g
+            # W := W - lr v   (nesterov: W - lr (g + mu v))
+            np.multiply(g + mu * v_new if nesterov else v_new, -rate, out=W_new)
+            W_new += W
+
         def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
-            return (descend(W, decayed(W, g, decay)),)
+            W_new = np.empty(W.shape, W.dtype)
+            blockwise(plain_kernel, W, decayed(W, g, decay), W_new)
+            return (read_only(W_new),)
 
         def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
-            g = decayed(W, g, decay)
-            # v := mu v + g
-            v = v * mu
-            v += g
-            # nesterov: step along g + mu v instead of v
-            return descend(W, g + mu * v if nesterov else v), read_only(v)
+            W_new, v_new = np.empty(W.shape, W.dtype), np.empty(v.shape, v.dtype)
+            blockwise(momentum_kernel, W, decayed(W, g, decay), v, W_new, v_new)
+            return read_only(W_new), read_only(v_new)
 
         masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
         if mu > 0:
