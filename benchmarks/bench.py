@@ -780,7 +780,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
     if args.quick:
-        timing = Timing(warmup=1, rounds=1, samples=2, sample_ms=0.0, settle_ms=0.0)
+        timing = Timing(warmup=1, rounds=1, samples=2, sample_ms=0.0, settle_ms=args.settle_ms)
+        print("quick smoke run: a few calls each, the timings below are only indicative")
     else:
         timing = Timing(args.warmup, args.rounds, args.samples, args.sample_ms, args.settle_ms)
 
