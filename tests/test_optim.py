@@ -218,3 +218,12 @@ def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
         assert_all_read_only(state)
     new, _ = run(optim.sgd(0.1, weight_decay=0.01), params, [g1])
     np.testing.assert_allclose(new["W"], W - 0.1 * (g1["W"] + 0.01 * W), rtol=1e-5, atol=1e-6)
+
+
+def test_float64_grads_keep_float32_params_float32():
+    params = {"w": np.ones(3, np.float32)}
+    grads = {"w": np.full(3, 0.5)}  # float64
+    for opt in (optim.sgd(0.1), optim.sgd(0.1, momentum=0.9, nesterov=True)):
+        new, state = opt.update(params, grads, opt.init(params))
+        assert new["w"].dtype == np.float32
+        np.testing.assert_allclose(new["w"], 1 - 0.1 * 0.5 * (1.9 if "velocity" in state else 1))

@@ -77,22 +77,27 @@ def read_only(a: Array) -> Array:
 BLOCK = 1 << 16  # elements: 256 KiB of float32 per array; the blocks of 5 arrays fit in L2
 
 
-def blockwise(kernel: Callable[..., None], *arrays: Array) -> None:
-    """Run ``kernel`` on matching blocks of ``arrays`` (all of one size), flattened.
+def blockwise(
+    kernel: Callable[..., tuple[Array, ...]], inputs: tuple[Array, ...], like: tuple[Array, ...]
+) -> tuple[Array, ...]:
+    """``kernel(*inputs)``, computed block by block for large arrays.
 
     An update such as ``v := mu v + g; W := W - lr v`` takes several NumPy passes; on
     whole arrays each pass goes out to main memory, on blocks of ``BLOCK`` elements the
     later passes find the block in cache, so each array crosses the memory bus once.
-    ``kernel`` writes its results into the blocks of fresh output arrays (``out=``).
-    Arrays of at most ``BLOCK`` elements are passed whole.
+    ``kernel(*inputs)`` returns fresh arrays; ``kernel(*input_blocks, *output_blocks)``
+    writes into the given output blocks instead. Up to ``BLOCK`` elements (all arrays
+    have one size) the kernel runs once on the whole arrays; beyond, the outputs are
+    fresh arrays of the shapes and dtypes of ``like`` filled one block at a time.
     """
-    size = arrays[0].size
+    size = inputs[0].size
     if size <= BLOCK:
-        kernel(*arrays)
-        return
-    flat = [a.reshape(-1) for a in arrays]  # views of the fresh outputs (contiguous)
+        return kernel(*inputs)
+    outputs = tuple(np.empty(a.shape, a.dtype) for a in like)
+    flat = [a.reshape(-1) for a in inputs + outputs]  # views of the (contiguous) outputs
     for start in range(0, size, BLOCK):
         kernel(*[a[start : start + BLOCK] for a in flat])
+    return outputs
 
 
 class _ShapeMismatchError(ValueError):

@@ -69,28 +69,34 @@ def sgd(
             # g := g + lambda W   (where the mask is True)
             return g + wd * W if decay else g
 
-        # the kernels run on blocks (see blockwise) and write into fresh outputs
-        def plain_kernel(W: Array, g: Array, W_new: Array) -> None:
+        # the kernels return fresh arrays; on blocks (see blockwise) they fill given ones
+        def plain_kernel(W: Array, g: Array, W_new: Array | None = None) -> tuple[Array]:
             # W := W - lr g
-            np.multiply(g, -rate, out=W_new)
+            W_new = np.multiply(g, -rate, out=W_new)
             W_new += W
+            return (W_new,)
 
-        def momentum_kernel(W: Array, g: Array, v: Array, W_new: Array, v_new: Array) -> None:
+        def momentum_kernel(
+            W: Array, g: Array, v: Array, W_new: Array | None = None, v_new: Array | None = None
+        ) -> tuple[Array, Array]:
             # v := mu v + g
-            np.multiply(v, mu, out=v_new)
+            v_new = np.multiply(v, mu, out=v_new)
             v_new += g
             # W := W - lr v   (nesterov: W - lr (g + mu v))
-            np.multiply(g + mu * v_new if nesterov else v_new, -rate, out=W_new)
+            W_new = np.multiply(g + mu * v_new if nesterov else v_new, -rate, out=W_new)
             W_new += W
+            return W_new, v_new
 
         def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
-            W_new = np.empty(W.shape, W.dtype)
-            blockwise(plain_kernel, W, decayed(W, g, decay), W_new)
+            (W_new,) = blockwise(plain_kernel, (W, decayed(W, g, decay)), like=(W,))
+            if W_new.dtype != W.dtype:  # e.g. float64 gradients for float32 params
+                W_new = W_new.astype(W.dtype)
             return (read_only(W_new),)
 
         def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
-            W_new, v_new = np.empty(W.shape, W.dtype), np.empty(v.shape, v.dtype)
-            blockwise(momentum_kernel, W, decayed(W, g, decay), v, W_new, v_new)
+            W_new, v_new = blockwise(momentum_kernel, (W, decayed(W, g, decay), v), like=(W, v))
+            if W_new.dtype != W.dtype:  # e.g. float64 gradients with nesterov
+                W_new = W_new.astype(W.dtype)
             return read_only(W_new), read_only(v_new)
 
         masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
