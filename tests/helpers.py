@@ -19,3 +19,14 @@ def assert_all_read_only(t: Any) -> None:
     for path, leaf in tree.leaves_with_paths(t):
         assert isinstance(leaf, np.ndarray), path
         assert not leaf.flags.writeable, f"{path} is writeable"
+
+
+def rand(shape: tuple[int, ...], seed: int = 0, dtype: Any = np.float64) -> Any:
+    """Standard-normal values of ``shape`` from ``seed`` (NumPy's generator; tests only)."""
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def random_params(params: Any, seed: int = 1) -> Any:
+    """Params with random non-zero values, each leaf keeping its dtype (no zero bias, no kink)."""
+    leaves, treedef = tree.flatten(params)
+    return tree.unflatten(treedef, [rand(a.shape, seed + i, a.dtype) for i, a in enumerate(leaves)])

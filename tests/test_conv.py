@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import rand, random_params
 
 import fnnet
 from fnnet import initializers
@@ -14,18 +15,6 @@ from fnnet.layers.spatial import resolve_padding
 from tests import naive_conv
 
 KEY = fnnet.random.key(0)
-
-
-def rand(shape, seed=0, dtype=np.float64):
-    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
-
-
-def random_params(params, seed=1):
-    """Params with random non-zero values (so no bias is zero and no ReLU kink is hit)."""
-    leaves, treedef = fnnet.tree.flatten(params)
-    return fnnet.tree.unflatten(
-        treedef, [rand(a.shape, seed + i, a.dtype) for i, a in enumerate(leaves)]
-    )
 
 
 # (kernel, stride, padding, input (N, H, W, Cin), Cout)

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import rand, random_params
 
 import fnnet
 from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, serial
 from tests import naive_conv
 
 KEY = fnnet.random.key(0)
-
-
-def rand(shape, seed=0, dtype=np.float64):
-    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
-
-
-def random_params(params, seed=1):
-    leaves, treedef = fnnet.tree.flatten(params)
-    return fnnet.tree.unflatten(
-        treedef, [rand(a.shape, seed + i, a.dtype) for i, a in enumerate(leaves)]
-    )
 
 
 # (kernel, stride, input shape): divisible, ragged, overlapping, rectangular, stride > kernel
