@@ -146,14 +146,6 @@ def check_features(name: str, shape: tuple[int, ...], axis: int, expected: int) 
         raise ValueError(f"{name}: expected input ({', '.join(want)}), got {_fmt(shape)}")
 
 
-def check_float(name: str, x: Any) -> Array:
-    """Return ``x`` as a NumPy array, raising ``TypeError`` for non-numeric input."""
-    a = np.asarray(x)
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    return a
-
-
 def batch_sum(X: Array) -> Array:
     """Column sums ``1^T X`` of an ``(N, C)`` array: the sum over the batch axis.
 
