@@ -15,7 +15,6 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
-    batch_sum,
     skips_input_grad,
     stateless,
 )
@@ -57,14 +56,16 @@ def Conv2d(
     where ``Xp`` is ``X`` zero-padded. im2col turns this into one matrix product:
     the patches ``P[(n, y, x), (i, j, c)] = Xp[n, s y + i, s x + j, c]``, an
     ``(N Ho Wo, kh kw Cin)`` matrix, give ``Z = P W_mat + 1 b^T`` with ``W_mat`` the
-    ``(kh kw Cin, Cout)`` reshape of ``W``. Backward, given ``dLdZ`` as ``(N Ho Wo, Cout)``::
+    ``(kh kw Cin, Cout)`` reshape of ``W``. The code appends the column of ones to
+    the patches, ``P1 = [P 1]``, so that one product also adds the bias:
+    ``Z = P1 [W_mat; b^T]``. Backward, given ``dLdZ`` as ``(N Ho Wo, Cout)``::
 
-        dLdb = dLdZ^T 1                                      (Cout,)
-        dLdW = P^T dLdZ                                      (kh kw Cin, Cout)
+        [dLdW_mat; dLdb^T] = P1^T dLdZ                       (kh kw Cin + 1, Cout)
         dLdP = dLdZ W_mat^T                                  (N Ho Wo, kh kw Cin)
         dLdXp[n, s y + i, s x + j, c] += dLdP[(n, y, x), (i, j, c)]     (col2im)
 
-    and ``dLdX`` is ``dLdXp`` without its padding. Element-wise these are the course's
+    (the last row of ``P1^T dLdZ`` is ``dLdb = dLdZ^T 1``) and ``dLdX`` is ``dLdXp``
+    without its padding. Element-wise these are the course's
     ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]`` and
     ``dL/dXp[n, a, b, c] = sum_{y, x, f} dL/dZ[n, y, x, f] W[a - s y, b - s x, c, f]``
     (over the ``y, x`` whose window covers ``(a, b)``). The code takes ``dLdP`` one
@@ -108,52 +109,56 @@ def Conv2d(
         return (input_shape[0], Ho, Wo, out_channels), freeze(params)
 
     def patches(params: Params, X: Any) -> tuple[Array, Array, Pads, tuple[int, int]]:
-        """Check ``X``; return it (as an array) and its im2col matrix ``P``."""
+        """Check ``X``; return it (as an array) and ``P1 = [P 1]``, its im2col matrix
+        with a last column of ones (the bias's input)."""
         X = np.asarray(X)
         if X.dtype.kind != "f":
             X = X.astype(params["W"].dtype)
         pads, out = geometry(X.shape, params["W"].shape[2])
         Xp = np.pad(X, ((0, 0), *pads, (0, 0))) if pads != ((0, 0), (0, 0)) else X
-        c_in = X.shape[3]
+        N, c_in = X.shape[0], X.shape[3]
+        K = kernel[0] * kernel[1] * c_in
         if c_in > 2:
             # P[(n, y, x), (i, j, c)] = Xp[n, s y + i, s x + j, c]: one copy of a strided view
-            P = windows(Xp, kernel, strides, out).reshape(-1, kernel[0] * kernel[1] * c_in)
-        else:  # with 1 or 2 channels a window row is too short to copy fast: build P^T,
+            P1 = np.empty((N * out[0] * out[1], K + 1), Xp.dtype)
+            P = P1[:, :K].view()
+            P.shape = (N, *out, *kernel, c_in)  # a view still (setting .shape never copies)
+            np.copyto(P, windows(Xp, kernel, strides, out))
+            P1[:, K] = 1
+        else:  # with 1 or 2 channels a window row is too short to copy fast: build P1^T,
             # whose row (i, j, c) is the image shifted by (i, j), one long copy per offset
-            PT = np.empty((*kernel, c_in, X.shape[0], *out), Xp.dtype)
+            P1T = np.empty((K + 1, N * out[0] * out[1]), Xp.dtype)
+            PT = P1T[:K].reshape(*kernel, c_in, N, *out)  # contiguous rows: a view
             for i, j, index in offset_slices(kernel, strides, out):
                 PT[i, j] = Xp[index].transpose(3, 0, 1, 2)
-            P = PT.reshape(kernel[0] * kernel[1] * c_in, -1).T  # a transposed view: P itself
-        return X, P, pads, out
+            P1T[K] = 1
+            P1 = P1T.T  # a transposed view: P1 itself
+        return X, P1, pads, out
 
-    def forward(params: Params, P: Array, N: int, out: tuple[int, int]) -> Array:
+    def forward(params: Params, P1: Array, N: int, out: tuple[int, int]) -> Array:
         W, b = params["W"], params["b"]
         c_out = W.shape[3]
-        # Z = P W_mat + 1 b^T
-        Z = P @ W.reshape(-1, c_out)
-        # + b at every pixel, one image row (Wo pixels) at a time: long rows add fast
-        Z = Z.reshape(N * out[0], out[1] * c_out)
-        Z += np.tile(b, out[1])
+        # Z = P W_mat + 1 b^T = [P 1] [W_mat; b^T]
+        Z = P1 @ np.concatenate((W.reshape(-1, c_out), b[None, :]))
         return Z.reshape(N, *out, c_out)
 
     def apply(params: Params, X: Array) -> Array:
-        X, P, _, out = patches(params, X)
-        return forward(params, P, X.shape[0], out)
+        X, P1, _, out = patches(params, X)
+        return forward(params, P1, X.shape[0], out)
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        X, P, pads, out = patches(params, X)
+        X, P1, pads, out = patches(params, X)
         W, b = params["W"], params["b"]
-        Z = forward(params, P, X.shape[0], out)
+        Z = forward(params, P1, X.shape[0], out)
         N, H, W_in, c_in = X.shape
         (top, bottom), (left, right) = pads
 
         def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # (N, Ho, Wo, Cout) -> (N Ho Wo, Cout): one row per output pixel, as P
             dLdZ = np.asarray(dLdZ).reshape(-1, W.shape[3])
-            # dL/db = dL/dZ^T 1: sum over every sample and output pixel
-            dLdb = batch_sum(dLdZ)
-            # dL/dW = P^T dL/dZ, reusing the forward's patches
-            dLdW = (P.T @ dLdZ).reshape(W.shape)
+            # [dL/dW_mat; dL/db^T] = [P 1]^T dL/dZ, reusing the forward's patches
+            dLdWb = P1.T @ dLdZ
+            dLdW, dLdb = dLdWb[:-1].reshape(W.shape), dLdWb[-1]
             grads = {"W": dLdW.astype(W.dtype, copy=False), "b": dLdb.astype(b.dtype, copy=False)}
             if not input_grad:  # a first layer: training needs no gradient for the images
                 return grads, None
