@@ -29,6 +29,11 @@ pause is busy, not a sleep, as the timings after an idle CPU come out up to 2x s
 A timing of a fast step runs it several times in a row (enough for ``--sample-ms``) and
 counts the mean.
 
+The process keeps freed memory for reuse (``fnnet.runtime.keep_freed_memory``, glibc):
+every library in it allocates from the same, tuned ``malloc``. fnnet, being pure,
+allocates fresh arrays every step and gains most from it; ``--glibc-defaults`` times
+all three with glibc's defaults instead.
+
 A workload is a function registered with ``@workload("name")``: it builds the steps
 (fnnet, and PyTorch / JAX / the GEMM floor where it can; same model, same initial
 weights, same batch) and returns them as a :class:`Steps`; each step callable runs once
@@ -701,32 +706,6 @@ def _load() -> str:
         return "unknown"
 
 
-def keep_freed_memory() -> str:
-    """Ask glibc's malloc to keep freed memory for reuse, for the whole process.
-
-    By default glibc serves large blocks with fresh pages (mmap) and returns freed memory
-    at the top of its heap to the system; every new large array then costs page faults
-    (the kernel maps and zeroes each 4 KiB page on first touch). Training allocates
-    arrays of the same sizes step after step, so keeping freed memory removes most of
-    that cost. The same as ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=
-    2147483647`` in the environment; it applies to every library in the process alike.
-    """
-    import ctypes
-    import ctypes.util
-
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(
-            m_trim_threshold, 2**31 - 1
-        )
-    except (OSError, AttributeError):
-        ok = 0
-    if not ok:
-        return "glibc defaults (mallopt not available)"
-    return "freed memory kept (mallopt: mmap threshold 32 MiB, trim threshold 2 GiB)"
-
-
 def header(threads: int) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"machine: {_cpu_name()}, {cores} cores usable, {platform.system()} {platform.release()}")
@@ -770,9 +749,10 @@ def main(argv: list[str] | None = None) -> None:
         "--settle-ms", type=float, default=150.0, help="pause before each library's turn"
     )
     parser.add_argument(
-        "--keep-freed-memory",
+        "--glibc-defaults",
         action="store_true",
-        help="glibc: keep freed memory for reuse instead of returning it (every library)",
+        help="leave glibc's malloc as it is (by default freed memory is kept for reuse, "
+        "for every library: fnnet.runtime.keep_freed_memory)",
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -785,7 +765,12 @@ def main(argv: list[str] | None = None) -> None:
     else:
         timing = Timing(args.warmup, args.rounds, args.samples, args.sample_ms, args.settle_ms)
 
-    malloc = keep_freed_memory() if args.keep_freed_memory else "glibc defaults"
+    if args.glibc_defaults:
+        malloc = "glibc defaults (--glibc-defaults)"
+    elif fnnet.runtime.keep_freed_memory():
+        malloc = "freed memory kept for reuse, for every library (fnnet.runtime.keep_freed_memory)"
+    else:
+        malloc = "the C library's defaults (not glibc)"
     if torch is not None:
         torch.set_num_threads(args.threads)
     if threadpoolctl is not None:

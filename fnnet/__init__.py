@@ -14,6 +14,7 @@ from fnnet import (
     losses,
     optim,
     random,
+    runtime,
     training,
     tree,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "losses",
     "optim",
     "random",
+    "runtime",
     "training",
     "tree",
     "value_and_grad",
