@@ -220,6 +220,35 @@ def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
     np.testing.assert_allclose(new["W"], W - 0.1 * (g1["W"] + 0.01 * W), rtol=1e-5, atol=1e-6)
 
 
+def test_adam_on_arrays_larger_than_one_block_matches_the_rule():
+    # the blockwise path of Adam / AdamW (1.5 blocks and a bit, float64 gradients for
+    # float32 params, an F-order W) against the equations on whole float64 arrays
+    from fnnet.optim.base import BLOCK
+
+    rng = np.random.default_rng(1)
+    shape = (3, BLOCK // 2 + 7)
+    W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
+    params = {"W": W}
+    grads = [{"W": rng.standard_normal(shape)} for _ in range(2)]
+    lr, b1, b2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
+    for decoupled in (False, True):
+        opt = (optim.adamw if decoupled else optim.adam)(lr, b1, b2, eps, weight_decay=wd)
+        new, state = run(opt, params, grads)
+        Wr, m, v = W.astype(np.float64), np.zeros(shape), np.zeros(shape)
+        for t, g in enumerate(grads, start=1):
+            g = g["W"] if decoupled else g["W"] + wd * Wr
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g**2
+            shrunk = Wr * (1 - lr * wd) if decoupled else Wr
+            Wr = shrunk - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        np.testing.assert_allclose(state["m"]["W"], m, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(state["v"]["W"], v, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(new["W"], Wr, rtol=1e-5, atol=1e-6)
+        assert new["W"].dtype == np.float32 and new["W"].shape == shape
+        assert_all_read_only(new)
+        assert_all_read_only(state)
+
+
 def test_float64_grads_keep_float32_params_float32():
     params = {"w": np.ones(3, np.float32)}
     grads = {"w": np.full(3, 0.5)}  # float64
