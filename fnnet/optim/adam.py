@@ -59,35 +59,6 @@ def _adam(
         step_size = rate / (1 - b1**t)
         inv_sqrt_c2 = 1 / math.sqrt(1 - b2**t)
 
-        # the kernel returns fresh arrays; on blocks (see blockwise) it fills given ones
-        def kernel(
-            W: Array,
-            g: Array,
-            m: Array,
-            v: Array,
-            shrink: float,
-            W_new: Array | None = None,
-            m_new: Array | None = None,
-            v_new: Array | None = None,
-        ) -> tuple[Array, Array, Array]:
-            # m := b1 m + (1 - b1) g
-            m_new = np.multiply(m, b1, out=m_new)
-            m_new += (1 - b1) * g
-            # v := b2 v + (1 - b2) g^2
-            v_new = np.multiply(v, b2, out=v_new)
-            g2 = g * g
-            g2 *= 1 - b2
-            v_new += g2
-            # W := W - lr m_hat / (sqrt(v_hat) + eps); m_hat = m/(1 - b1^t), v_hat = v/(1 - b2^t)
-            denom = np.sqrt(v_new)
-            denom *= inv_sqrt_c2
-            denom += eps
-            W_new = np.divide(m_new, denom, out=W_new)
-            W_new *= -step_size
-            # AdamW: W (1 - lr lambda) in place of W, the decay apart from the gradient
-            W_new += W * shrink if shrink != 1 else W
-            return W_new, m_new, v_new
-
         def step(
             W: Array, g: Array, m: Array, v: Array, decay: bool = False
         ) -> tuple[Array, Array, Array]:
@@ -99,10 +70,36 @@ def _adam(
                 # Adam with L2: g := g + lambda W
                 g = g + wd * W
 
-            def shrinking(*arrays: Array) -> tuple[Array, ...]:
-                return kernel(*arrays[:4], shrink, *arrays[4:])
+            # the kernel returns fresh arrays; on blocks (see blockwise) it fills given ones
+            def kernel(
+                W: Array,
+                g: Array,
+                m: Array,
+                v: Array,
+                W_new: Array | None = None,
+                m_new: Array | None = None,
+                v_new: Array | None = None,
+            ) -> tuple[Array, Array, Array]:
+                # m := b1 m + (1 - b1) g
+                m_new = np.multiply(m, b1, out=m_new)
+                m_new += (1 - b1) * g
+                # v := b2 v + (1 - b2) g^2
+                v_new = np.multiply(v, b2, out=v_new)
+                g2 = g * g
+                g2 *= 1 - b2
+                v_new += g2
+                # W := W - lr m_hat / (sqrt(v_hat) + eps)
+                #   with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+                denom = np.sqrt(v_new)
+                denom *= inv_sqrt_c2
+                denom += eps
+                W_new = np.divide(m_new, denom, out=W_new)
+                W_new *= -step_size
+                # AdamW: W (1 - lr lambda) in place of W, the decay apart from the gradient
+                W_new += W * shrink if shrink != 1 else W
+                return W_new, m_new, v_new
 
-            W_new, m_new, v_new = blockwise(shrinking, (W, g, m, v), like=(m, m, v))
+            W_new, m_new, v_new = blockwise(kernel, (W, g, m, v), like=(m, m, v))
             return read_only(W_new.astype(W.dtype, copy=False)), read_only(m_new), read_only(v_new)
 
         masks = [resolve_mask(name, mask, params)] if wd > 0 else []
