@@ -59,6 +59,7 @@ def test_binary_cross_entropy_on_logits():
         (losses.mse, random.normal(random.key(3), (5, 3), np.float64)),
         (losses.cross_entropy, np.array([0, 2, 1, 1, 0])),
         (losses.cross_entropy, np.eye(3)[[0, 2, 1, 1, 0]]),
+        (losses.cross_entropy, random.uniform(random.key(5), (5, 3)) * 2),  # rows not summing to 1
         (losses.binary_cross_entropy, (random.uniform(random.key(4), (5, 3)) > 0.5).astype(float)),
     ],
 )

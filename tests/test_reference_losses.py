@@ -40,6 +40,14 @@ def test_cross_entropy_soft_targets_and_huge_logits():
     check(losses.cross_entropy, F.cross_entropy, pred, probs, torch.tensor(probs))
 
 
+def test_cross_entropy_targets_whose_rows_do_not_sum_to_one():
+    # PyTorch accepts any (N, C) targets; dL/dA = (softmax(A) sum_c Y_c - Y) / N matches it
+    pred = random.normal(random.key(0), (6, 4), np.float64) * 3
+    target = random.uniform(random.key(1), (6, 4), np.float64) * 2
+    assert not np.allclose(target.sum(axis=1), 1)
+    check(losses.cross_entropy, F.cross_entropy, pred, target, torch.tensor(target))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_binary_cross_entropy_with_logits(dtype):
     pred = random.normal(random.key(0), (6, 2), dtype) * 10

@@ -53,12 +53,15 @@ def _cross_entropy_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]
         value = -float(np.vdot(Y, shifted - log_sum_exp)) / N
 
     def pullback(g: float = 1.0) -> Array:
-        # dL/dA = (softmax(A) - Y) / N
         scale = float(g) / N
-        dLdA = P * scale
         if T.ndim == 1:
+            # dL/dA = (softmax(A) - Y) / N, Y the one-hot rows of the labels
+            dLdA = P * scale
             dLdA[rows, labels] -= scale
         else:
+            # dL/dA = (softmax(A) * sum_c Y_c - Y) / N, per row: (softmax(A) - Y) / N for
+            # one-hot or probability rows, and still exact for rows that do not sum to 1
+            dLdA = P * (np.add.reduce(Y, axis=1, keepdims=True) * scale)
             dLdA -= Y * scale
         return dLdA
 
@@ -72,7 +75,9 @@ def _cross_entropy_apply(pred: Array, target: Array) -> float:
 cross_entropy = Loss(_cross_entropy_apply, _cross_entropy_vjp)
 """Softmax cross-entropy on logits, averaged over the batch.
 
-``L = -(1/N) sum_i sum_c Y_ic log softmax(A)_ic``; gradient ``dL/dA = (softmax(A) - Y) / N``.
+``L = -(1/N) sum_i sum_c Y_ic log softmax(A)_ic``; gradient ``dL/dA = (softmax(A) - Y) / N``
+for one-hot or probability rows (for rows not summing to 1, as PyTorch accepts them, the
+exact ``(softmax(A) sum_c Y_ic - Y) / N``).
 ``pred`` is ``(N, C)`` raw scores; ``target`` is one-hot / probabilities ``(N, C)`` or
 integer labels ``(N,)`` in ``[0, C)``. Stable for any finite logits (the row maximum is
 subtracted before ``exp``); the softmax is never materialised as a (C, C) Jacobian.
