@@ -10,9 +10,12 @@ from fnnet import random, tree
 
 
 def randomize(params: Any, seed: int = 0, dtype: Any = np.float64, scale: float = 0.5) -> Any:
-    """A copy of ``params`` with every leaf replaced by N(0, scale^2) values (non-zero biases)."""
+    """A copy of ``params`` with every leaf replaced by N(0, scale^2) values (non-zero biases,
+    no ReLU input stuck at a kink); ``dtype=None`` keeps each leaf's dtype."""
     keys = iter(random.split(random.key(seed), len(tree.leaves(params))))
-    return tree.map(lambda p: random.normal(next(keys), np.shape(p), dtype, std=scale), params)
+    return tree.map(
+        lambda p: random.normal(next(keys), np.shape(p), dtype or p.dtype, std=scale), params
+    )
 
 
 def assert_all_read_only(t: Any) -> None:
@@ -24,9 +27,3 @@ def assert_all_read_only(t: Any) -> None:
 def rand(shape: tuple[int, ...], seed: int = 0, dtype: Any = np.float64) -> Any:
     """Standard-normal values of ``shape`` from ``seed`` (NumPy's generator; tests only)."""
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
-
-
-def random_params(params: Any, seed: int = 1) -> Any:
-    """Params with random non-zero values, each leaf keeping its dtype (no zero bias, no kink)."""
-    leaves, treedef = tree.flatten(params)
-    return tree.unflatten(treedef, [rand(a.shape, seed + i, a.dtype) for i, a in enumerate(leaves)])
