@@ -1,16 +1,15 @@
 """The ``fnnet`` command: ``fnnet train`` and ``fnnet evaluate``.
 
 ``fnnet train`` with no options trains an MLP on Iris in a few seconds. Options come
-from, in increasing priority: built-in defaults, the per-dataset defaults below, a TOML
-file (``--config``), the command line. A user mistake ends with one line on stderr,
-``fnnet: error: ...``, and a non-zero exit status, never a traceback.
+from, in increasing priority: built-in defaults, the per-dataset defaults
+(:mod:`fnnet.config`), a TOML file (``--config``), the command line. A user mistake
+ends with one line on stderr, ``fnnet: error: ...``, and a non-zero exit status, never
+a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,72 +18,31 @@ from typing import Any, NoReturn
 
 from fnnet import losses, tree
 from fnnet.checkpoint import CheckpointError
+from fnnet.config import (
+    OPTIONS,
+    ConfigError,
+    check,
+    defaults_table,
+    read_run_config,
+    resolve,
+)
 from fnnet.experiment import (
     DATASETS_HELP,
     Experiment,
     build,
     epoch_key,
     load_checkpoint,
-    parse_dataset,
     plot,
     read_metrics,
     save_checkpoint,
     write_config,
     write_metrics,
 )
-from fnnet.specs import OPTIMIZERS, build_schedule, parse_model
+from fnnet.specs import OPTIMIZERS
 from fnnet.training import NonFiniteLossError, evaluate, train_epoch
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+__all__ = ["CliError", "main"]
 
-__all__ = ["DATASET_DEFAULTS", "CliError", "main"]
-
-# option name -> type; the command line spells them with dashes (--batch-size)
-OPTIONS: dict[str, type] = {
-    "dataset": str,
-    "model": str,
-    "optimizer": str,
-    "lr": float,
-    "momentum": float,
-    "weight_decay": float,
-    "schedule": str,
-    "batch_size": int,
-    "epochs": int,
-    "seed": int,
-    "out": str,
-}
-COMMON_DEFAULTS: dict[str, Any] = {
-    "dataset": "iris",
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "schedule": "constant",
-    "seed": 0,
-}
-
-
-def _defaults(
-    model: str, optimizer: str, lr: float, batch_size: int, epochs: int
-) -> dict[str, Any]:
-    return {
-        "model": model,
-        "optimizer": optimizer,
-        "lr": lr,
-        "batch_size": batch_size,
-        "epochs": epochs,
-    }
-
-
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "iris": _defaults("mlp:16", "adam", 0.01, 16, 60),
-    "digits": _defaults("cnn", "adam", 0.002, 32, 15),
-    "moons": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
-    "circles": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
-    "spirals": _defaults("mlp:64,64", "adam", 0.01, 32, 60),
-    "idx": _defaults("cnn", "adam", 0.001, 64, 3),
-}
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.npz", "loss.png", "accuracy.png")
 
 
@@ -101,23 +59,6 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see fnnet {self.prog.split()[-1]} --help)")
 
 
-def _defaults_table() -> str:
-    lines = ["per-dataset defaults (any option overrides them):"]
-    for name, d in DATASET_DEFAULTS.items():
-        lines.append(
-            f"  {name:8} --model {d['model']:10} --optimizer {d['optimizer']} --lr {d['lr']:<6}"
-            f" --batch-size {d['batch_size']:<3} --epochs {d['epochs']}"
-        )
-    lines += [
-        "common defaults: --momentum 0.9 (sgd) --weight-decay 0 --schedule constant --seed 0",
-        "models: linear | mlp[:H1,H2,...][:bn][:dropout=P][:act=NAME] | cnn[:C1,C2][:dropout=P]",
-        "schedules: constant | cosine | exponential:RATE (per epoch) | step:EPOCHS,GAMMA",
-        "run folder (--out, default runs/<dataset>-<model>-seed<seed>): config.json,",
-        "  metrics.csv, checkpoint.npz (every epoch), loss.png and accuracy.png",
-    ]
-    return "\n".join(lines)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fnnet", description="Train and evaluate fnnet models.")
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate}")
@@ -125,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="train a model and save a run folder",
         description="Train a model; without options an MLP on Iris.",
-        epilog=_defaults_table(),
+        epilog=defaults_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--dataset", help=DATASETS_HELP)
@@ -154,91 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_toml(path: str) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"config file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CliError(f"cannot read config file {path}: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise CliError(f"config file {path} is not valid TOML: {err}") from None
-    options: dict[str, Any] = {}
-    for raw_key, value in data.items():
-        key = raw_key.replace("-", "_")
-        if key not in OPTIONS:
-            raise CliError(f"config file {path}: unknown option {raw_key!r}")
-        kind = OPTIONS[key]
-        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-        if not ok or isinstance(value, bool):
-            raise CliError(f"config file {path}: {raw_key} must be {kind.__name__}, got {value!r}")
-        options[key] = kind(value)
-    return options
-
-
-def _check(config: dict[str, Any]) -> dict[str, Any]:
-    """Validate a resolved config (raises CliError); resolves an IDX folder to an absolute path."""
-    try:
-        name, arg = parse_dataset(config["dataset"])
-        parse_model(config["model"])
-    except ValueError as err:
-        raise CliError(str(err)) from None
-    if name == "idx":
-        config["dataset"] = f"idx:{Path(arg).expanduser().resolve()}"
-    if config["optimizer"] not in OPTIMIZERS:
-        raise CliError(
-            f"unknown optimizer {config['optimizer']!r}: expected {', '.join(OPTIMIZERS)}"
-        )
-    rules: list[tuple[str, Callable[[Any], bool], str]] = [
-        ("lr", lambda v: math.isfinite(v) and v > 0, "a number > 0"),
-        ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-        ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
-        ("batch_size", lambda v: v >= 1, "at least 1"),
-        ("epochs", lambda v: v >= 1, "at least 1"),
-        ("seed", lambda v: v >= 0, "a non-negative integer"),
-    ]
-    for key, ok, what in rules:
-        if not ok(config[key]):
-            raise CliError(f"--{key.replace('_', '-')} must be {what}, got {config[key]}")
-    try:
-        build_schedule(config["schedule"], config["lr"], config["epochs"], 1)
-    except ValueError as err:
-        raise CliError(str(err)) from None
-    return config
-
-
 def _resolve(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     given = {k: getattr(args, k) for k in OPTIONS if getattr(args, k) is not None}
-    from_file = _read_toml(args.config) if args.config else {}
-    dataset = given.get("dataset", from_file.get("dataset", COMMON_DEFAULTS["dataset"]))
-    family = dataset.partition(":")[0]
-    config = {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(family, {}), **from_file, **given}
-    out = config.pop("out", None)
-    for key in OPTIONS:
-        if key != "out" and key not in config:  # an unknown dataset has no defaults
-            config[key] = DATASET_DEFAULTS["iris"].get(key)
-    config = _check(config)
-    if out is None:
-        name = config["dataset"] if family != "idx" else f"idx-{Path(dataset[4:]).name}"
-        slug = "".join(c if c.isalnum() or c in "._" else "-" for c in f"{name}-{config['model']}")
-        out = f"runs/{slug}-seed{config['seed']}"
-    return config, Path(out)
-
-
-def _run_config(folder: Path) -> dict[str, Any]:
-    path = folder / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"{folder} is not a run folder (no config.json)") from None
-    except (OSError, ValueError) as err:
-        raise CliError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: not an fnnet run config (not a JSON object)")
-    missing = [k for k in OPTIONS if k != "out" and k not in data]
-    if missing:
-        raise CliError(f"{path}: not an fnnet run config (missing {', '.join(missing)})")
-    return _check({k: data[k] for k in OPTIONS if k != "out"})
+    return resolve(given, args.config)
 
 
 def _build(config: dict[str, Any]) -> Experiment:
@@ -294,7 +153,7 @@ def _train(config: dict[str, Any], folder: Path, resume: bool) -> None:
         write_config(folder, config)
     else:
         if (folder / "config.json").exists():
-            _run_config(folder)  # refuse to clear a folder that holds something else
+            read_run_config(folder)  # refuse to clear a folder that holds something else
         folder.mkdir(parents=True, exist_ok=True)
         if (folder / "checkpoint.npz").exists():
             print(f"fnnet: replacing the run in {folder}", file=sys.stderr)
@@ -372,15 +231,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
             f"(a new total) may be given, not {flags}"
         )
     folder = Path(args.resume)
-    config = _run_config(folder)
+    config = read_run_config(folder)
     if args.epochs is not None:
-        config = _check({**config, "epochs": args.epochs})
+        config = check({**config, "epochs": args.epochs})
     _train(config, folder, resume=True)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     folder = Path(args.run_dir)
-    config = _run_config(folder)
+    config = read_run_config(folder)
     exp = _build(config)
     params, state, _, epoch = _load(folder, exp)
     x, y = getattr(exp.splits, args.split)
@@ -405,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as err:
         print(f"fnnet: error: {err}", file=sys.stderr)
         return err.code
+    except ConfigError as err:
+        print(f"fnnet: error: {err}", file=sys.stderr)
+        return 2
     except OSError as err:  # e.g. a run folder that cannot be written
         print(f"fnnet: error: {err}", file=sys.stderr)
         return 1
