@@ -261,12 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_evaluate(args)
         else:
             raise CliError("choose a command: fnnet train or fnnet evaluate (see fnnet --help)")
-    except CliError as err:
+    except (CliError, ConfigError) as err:  # a bad option, config or run folder: status 2
         print(f"fnnet: error: {err}", file=sys.stderr)
-        return err.code
-    except ConfigError as err:
-        print(f"fnnet: error: {err}", file=sys.stderr)
-        return 2
+        return err.code if isinstance(err, CliError) else 2
     except OSError as err:  # e.g. a run folder that cannot be written
         print(f"fnnet: error: {err}", file=sys.stderr)
         return 1
