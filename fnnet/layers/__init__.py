@@ -13,7 +13,16 @@ from fnnet.layers.activations import (
     Softplus,
     Tanh,
 )
-from fnnet.layers.base import Layer, Pullback, layer_name, named, skips_input_grad, stateless
+from fnnet.layers.base import (
+    Layer,
+    Pullback,
+    commutes_with_max_pool,
+    is_max_pool,
+    layer_name,
+    named,
+    skips_input_grad,
+    stateless,
+)
 from fnnet.layers.combinators import serial
 from fnnet.layers.conv import Conv2d
 from fnnet.layers.dropout import Dropout
@@ -46,6 +55,8 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "commutes_with_max_pool",
+    "is_max_pool",
     "layer_name",
     "mlp",
     "named",

@@ -14,7 +14,15 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, stateless
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    commutes_with_max_pool,
+    stateless,
+)
 from fnnet.random import Key
 
 __all__ = [
@@ -77,9 +85,16 @@ def Tanh() -> Layer:
 
 
 def ReLU() -> Layer:
-    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0)."""
+    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0).
+
+    A ReLU followed by a ``MaxPool2d`` inside ``serial`` runs after the pool (the same
+    values and gradients; see :func:`fnnet.layers.base.commutes_with_max_pool`).
+    """
     # dA/dZ = 1 where Z > 0, else 0 (a float 0.0 is cheaper for NumPy to match than an int 0)
-    return _elementwise("ReLU", lambda Z: np.maximum(Z, 0.0), lambda Z, A, dLdA: dLdA * (Z > 0.0))
+    layer = _elementwise("ReLU", lambda Z: np.maximum(Z, 0.0), lambda Z, A, dLdA: dLdA * (Z > 0.0))
+    # max_w ReLU(x) = ReLU(max_w x), gradients included: serial may pool first
+    commutes_with_max_pool(layer, True)
+    return layer
 
 
 def LeakyReLU(negative_slope: float = 0.01) -> Layer:

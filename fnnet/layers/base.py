@@ -30,6 +30,8 @@ __all__ = [
     "batch_sum",
     "check_features",
     "check_rank",
+    "commutes_with_max_pool",
+    "is_max_pool",
     "layer_name",
     "named",
     "skips_input_grad",
@@ -74,6 +76,13 @@ def named(layer: Layer, name: str) -> Layer:
     return layer
 
 
+def _trait(layer: Layer, trait: str, value: bool | None) -> bool:
+    """Read (or, given ``value``, set) a declared property of ``layer``."""
+    if value is not None:
+        setattr(layer.init, trait, value)  # an attribute on the init closure
+    return bool(getattr(layer.init, trait, False))
+
+
 def skips_input_grad(layer: Layer, value: bool | None = None) -> bool:
     """Whether ``layer``'s pullbacks accept ``pullback(dy, input_grad=False)``.
 
@@ -82,9 +91,33 @@ def skips_input_grad(layer: Layer, value: bool | None = None) -> bool:
     matrix product of the backward pass). ``serial`` and ``value_and_grad`` use it when
     the layer declares it; call with ``value=True`` to declare it for a layer of your own.
     """
-    if value is not None:
-        setattr(layer.init, "skips_input_grad", value)  # noqa: B010 - an attribute on a closure
-    return bool(getattr(layer.init, "skips_input_grad", False))
+    return _trait(layer, "skips_input_grad", value)
+
+
+def is_max_pool(layer: Layer, value: bool | None = None) -> bool:
+    """Whether ``layer`` is a max-pool: ``Y = max`` over windows, each ``dL/dY`` sent to
+    one winner of its window (the first maximum). ``MaxPool2d`` declares it; see
+    :func:`commutes_with_max_pool` for what ``serial`` does with it."""
+    return _trait(layer, "is_max_pool", value)
+
+
+def commutes_with_max_pool(layer: Layer, value: bool | None = None) -> bool:
+    """Whether an element-wise ``layer`` may run after a max-pool that follows it.
+
+    ``ReLU`` declares it: ``max_w ReLU(x) = ReLU(max_w x)`` for every window ``w``,
+    value for value, and both orders give the same gradient. A window whose maximum is
+    positive has the same winner either way (ReLU leaves positive values as they are);
+    a window whose maximum is not positive passes no gradient either way (ReLU's
+    derivative is 0 there). So ``serial`` evaluates ``ReLU`` then ``MaxPool2d`` as
+    ``MaxPool2d`` then ``ReLU``: the same outputs and gradients, and ReLU's forward and
+    backward passes run on the pooled values, a quarter of them for a 2x2 pool.
+
+    Declare it (``value=True``) only for a layer that is exact in this sense. Strictly
+    increasing maps such as LeakyReLU or Sigmoid commute with ``max`` in exact
+    arithmetic, but rounding can make two different inputs tie and move the gradient
+    to another position of the window, so they do not declare it.
+    """
+    return _trait(layer, "commutes_with_max_pool", value)
 
 
 def layer_name(layer: Layer) -> str:
