@@ -173,13 +173,15 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
     first = nodes[0]
     if type(first) is np.ndarray:  # the commonest leaf, tested first: one cheap check
         for other in nodes:
-            if other is None or isinstance(other, _CONTAINERS):
+            if type(other) is not np.ndarray and (other is None or isinstance(other, _CONTAINERS)):
                 raise _MismatchError(first, other)
         return f(*nodes)
     if isinstance(first, dict):  # the common case, kept tight: params are dicts of dicts
         for other in nodes:  # same size and (below) every key of first: the same keys
             if not isinstance(other, dict) or len(other) != len(first):
                 raise _MismatchError(first, other)
+        if not first:  # e.g. an activation's params: nothing to map
+            return {} if n_out is None else tuple([{} for _ in range(n_out)])
         kids = []
         for k in first:
             try:
@@ -193,8 +195,6 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
                 raise
         if n_out is None:
             return dict(zip(first, kids))
-        if not kids:
-            return tuple({} for _ in range(n_out))
         # kids[i][j] is output j of key i: zip(*kids) gives, per output, its values by key
         return tuple([dict(zip(first, column)) for column in zip(*kids)])
     split = _children(first)
