@@ -256,3 +256,49 @@ def test_float64_grads_keep_float32_params_float32():
         new, state = opt.update(params, grads, opt.init(params))
         assert new["w"].dtype == np.float32
         np.testing.assert_allclose(new["w"], 1 - 0.1 * 0.5 * (1.9 if "velocity" in state else 1))
+
+
+@pytest.mark.parametrize("make", [lambda: optim.sgd(0.1, momentum=0.9), lambda: optim.adam(0.1)])
+def test_update_of_dict_trees_and_of_other_trees_agree(make):
+    # dicts of dicts take a lean path, trees with lists, tuples or None the general one
+    opt = make()
+    rng = np.random.default_rng(0)
+    W, b, u = (rng.standard_normal(s).astype(np.float32) for s in [(3, 2), (2,), (4,)])
+    gW, gb, gu = (rng.standard_normal(a.shape).astype(np.float32) for a in (W, b, u))
+    as_dicts = {"0": {"W": W, "b": b}, "1": {}, "2": {"u": u}}
+    grads_dicts = {"2": {"u": gu}, "1": {}, "0": {"b": gb, "W": gW}}  # another key order
+    as_others = {"0": [W, (b,)], "1": None, "2": {"u": u}}
+    grads_others = {"0": [gW, (gb,)], "1": None, "2": {"u": gu}}
+    new_dicts, state_dicts = opt.update(as_dicts, grads_dicts, opt.init(as_dicts))
+    new_others, _ = opt.update(as_others, grads_others, opt.init(as_others))
+    assert list(new_dicts) == ["0", "1", "2"] and list(new_dicts["0"]) == ["W", "b"]
+    for a, c in [
+        (new_dicts["0"]["W"], new_others["0"][0]),
+        (new_dicts["0"]["b"], new_others["0"][1][0]),
+    ]:
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(new_dicts["2"]["u"], new_others["2"]["u"])
+    assert new_dicts["1"] == {} and new_others["1"] is None
+    assert_all_read_only(new_dicts)
+    assert_all_read_only(state_dicts)
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_gradient_that_would_broadcast_is_still_a_shape_error(nested):
+    opt = optim.sgd(0.1, momentum=0.9)
+    W = np.ones((3, 2), np.float32)
+    params = {"0": [W]} if nested else {"0": {"W": W}}
+    grads = (
+        {"0": [np.ones((1, 2), np.float32)]}
+        if nested
+        else {"0": {"W": np.ones((1, 2), np.float32)}}
+    )
+    where = "0/0" if nested else "0/W"
+    with pytest.raises(
+        ValueError,
+        match=rf"grads\['{where}'\] has shape \(1, 2\), params\['{where}'\] has shape \(3, 2\)",
+    ):
+        opt.update(params, grads, opt.init(params))
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="the optimizer state does not match the params"):
+        opt.update(params, params, {**state, "velocity": {"0": {}} if not nested else {"0": []}})

@@ -16,7 +16,6 @@ from fnnet.optim.base import (
     as_schedule,
     blockwise,
     check_hyper,
-    check_shape,
     map_update,
     next_count_and_lr,
     read_only,
@@ -62,7 +61,6 @@ def _adam(
         def step(
             W: Array, g: Array, m: Array, v: Array, decay: bool = False
         ) -> tuple[Array, Array, Array]:
-            check_shape(W, g)
             shrink = 1.0
             if decay and decoupled:
                 shrink = 1 - rate * wd

@@ -14,10 +14,8 @@ from fnnet.optim.base import (
     as_schedule,
     blockwise,
     check_hyper,
-    check_shape,
     map_update,
     next_count_and_lr,
-    read_only,
     resolve_mask,
     scalar,
 )
@@ -64,11 +62,6 @@ def sgd(
         count = int(opt_state["count"])
         rate = float(schedule(count))
 
-        def decayed(W: Array, g: Array, decay: bool) -> Array:
-            check_shape(W, g)
-            # g := g + lambda W   (where the mask is True)
-            return g + wd * W if decay else g
-
         # the kernels return fresh arrays; on blocks (see blockwise) they fill given ones
         def plain_kernel(W: Array, g: Array, W_new: Array | None = None) -> tuple[Array]:
             # W := W - lr g
@@ -87,17 +80,26 @@ def sgd(
             W_new += W
             return W_new, v_new
 
+        # one parameter's step (map_update has checked the shapes); few calls inside, as a
+        # small model's update is mostly Python overhead
         def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
-            (W_new,) = blockwise(plain_kernel, (W, decayed(W, g, decay)), like=(W,))
+            if decay:  # g := g + lambda W   (where the mask is True)
+                g = g + wd * W
+            (W_new,) = blockwise(plain_kernel, (W, g), like=(W,))
             if W_new.dtype != W.dtype:  # e.g. float64 gradients for float32 params
                 W_new = W_new.astype(W.dtype)
-            return (read_only(W_new),)
+            W_new.setflags(write=False)  # read-only, as read_only(W_new)
+            return (W_new,)
 
         def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
-            W_new, v_new = blockwise(momentum_kernel, (W, decayed(W, g, decay), v), like=(W, v))
+            if decay:  # g := g + lambda W   (where the mask is True)
+                g = g + wd * W
+            W_new, v_new = blockwise(momentum_kernel, (W, g, v), like=(W, v))
             if W_new.dtype != W.dtype:  # e.g. float64 gradients with nesterov
                 W_new = W_new.astype(W.dtype)
-            return read_only(W_new), read_only(v_new)
+            W_new.setflags(write=False)  # read-only, as read_only(W_new)
+            v_new.setflags(write=False)
+            return W_new, v_new
 
         masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
         if mu > 0:
