@@ -36,6 +36,7 @@ __all__ = [
     "StepResult",
     "accuracy",
     "evaluate",
+    "predict",
     "train_epoch",
     "train_step",
 ]
@@ -179,3 +180,36 @@ def evaluate(
         total_loss += loss.apply(pred, yb) * len(xb)
         total_correct += _num_correct(pred, yb)
     return Metrics(total_loss / len(x), total_correct / len(x))
+
+
+def predict(
+    model: Layer, params: PyTree, state: PyTree, x: Array, *, batch_size: int = 256
+) -> Array:
+    """The model's outputs in eval mode on ``x``, computed ``batch_size`` rows at a time.
+
+    ``model.apply(params, state, xb)`` for consecutive slices ``xb`` of ``x`` (views, no
+    copies), joined into one array of ``len(x)`` rows. The same outputs as one
+    ``model.apply`` on all of ``x`` up to rounding (a matrix product may add in another
+    order for another number of rows), with the working memory of one batch: a CNN's
+    feature maps and patch matrices for 10,000 images take gigabytes. For a CNN it is
+    also faster, as a batch's feature maps stay in the CPU caches (the benchmark's CNN on
+    1,024 images: about 75 ms in batches of 128, 100 ms in one ``apply``); an MLP is
+    faster in one large product (there, pass a large ``batch_size``). The state is read,
+    never updated.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("predict: x must have a leading batch dimension, got a scalar")
+    n = len(x)
+    if n <= batch_size:
+        return model.apply(params, state, x, train=False)[0]
+    out: Array | None = None
+    for start in range(0, n, batch_size):
+        y, _ = model.apply(params, state, x[start : start + batch_size], train=False)
+        if out is None:  # the output's shape and dtype, from the first batch
+            out = np.empty((n, *np.shape(y)[1:]), np.result_type(y))
+        out[start : start + len(y)] = y
+    assert out is not None
+    return out

@@ -9,6 +9,7 @@ from fnnet.training import (
     NonFiniteLossError,
     accuracy,
     evaluate,
+    predict,
     train_epoch,
     train_step,
 )
@@ -132,6 +133,37 @@ def test_evaluate_matches_a_direct_computation():
     assert evaluate(model, losses.cross_entropy, params, state, x, one_hot).accuracy == m.accuracy
     with pytest.raises(ValueError, match="empty"):
         evaluate(model, losses.cross_entropy, params, state, x[:0], y[:0])
+
+
+def test_predict_joins_the_outputs_of_batches():
+    model = layers.serial(
+        layers.Conv2d(1, 4, 3, padding=1),
+        layers.BatchNorm2d(4),
+        layers.ReLU(),
+        layers.MaxPool2d(2),
+        layers.Flatten(),
+        layers.Linear(None, 3),
+    )
+    _, params, state = model.init(random.key(0), (-1, 6, 6, 1))
+    state = {
+        **state,
+        "1": {"mean": np.full(4, 0.5, np.float32), "var": np.full(4, 2.0, np.float32)},
+    }
+    x = random.normal(random.key(1), (10, 6, 6, 1), np.float32)
+    whole, _ = model.apply(params, state, x)  # eval mode: the running statistics
+    kept = _copy(state)
+    for batch_size in [1, 3, 4, 10, 128]:
+        out = predict(model, params, state, x, batch_size=batch_size)
+        assert out.shape == (10, 3) and out.dtype == np.float32
+        np.testing.assert_allclose(out, whole, rtol=1e-5, atol=1e-6)
+        if batch_size == 3:  # the first batch is exactly apply on those rows
+            np.testing.assert_array_equal(out[:3], model.apply(params, state, x[:3])[0])
+    tree.map(np.testing.assert_array_equal, state, kept)
+    assert predict(model, params, state, x[:0]).shape == (0, 3)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        predict(model, params, state, x, batch_size=0)
+    with pytest.raises(ValueError, match="leading batch dimension"):
+        predict(model, params, state, np.float32(1.0))
 
 
 def test_accuracy():
