@@ -1,7 +1,7 @@
 """Property-based tests: shapes, dtypes and purity for any sizes hypothesis picks."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fnnet
@@ -94,3 +94,34 @@ def test_optimizer_keeps_structure_shapes_dtypes_and_inputs(seed, opt_name, step
             assert not a.flags.writeable
         params = new_params
     assert int(opt_state["count"]) == steps
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 4),
+    height=st.integers(2, 9),
+    width=st.integers(2, 9),
+    channels=st.integers(1, 3),
+    kernel=st.integers(1, 3),
+    stride=st.integers(1, 3),
+    seed=st.integers(0, 2**32),
+    dtype=dtypes,
+    grid=st.booleans(),
+)
+def test_relu_before_max_pool_is_exact_whatever_the_shapes(
+    batch, height, width, channels, kernel, stride, seed, dtype, grid
+):
+    # serial runs ReLU after MaxPool2d; the same layers without declarations run as written
+    assume(kernel <= min(height, width))
+    relu, pool = layers.ReLU(), layers.MaxPool2d(kernel, stride)
+    plain_relu = layers.Layer(lambda k, s: relu.init(k, s), relu.apply, relu.vjp)
+    fast, plain = layers.serial(relu, pool), layers.serial(plain_relu, pool)
+    x = random.normal(random.key(seed), (batch, height, width, channels), dtype)
+    if grid:  # ties, zeros and all-negative windows
+        x = np.round(x * 2) / 2
+    y, _, pullback = fast.vjp({"0": {}, "1": {}}, {"0": {}, "1": {}}, x)
+    y_plain, _, pullback_plain = plain.vjp({"0": {}, "1": {}}, {"0": {}, "1": {}}, x)
+    np.testing.assert_array_equal(y, y_plain)
+    dy = random.normal(random.key(seed + 1), y.shape, dtype)
+    np.testing.assert_array_equal(pullback(dy)[1], pullback_plain(dy)[1])
+    assert y.dtype == dtype
