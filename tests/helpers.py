@@ -27,3 +27,24 @@ def assert_all_read_only(t: Any) -> None:
 def rand(shape: tuple[int, ...], seed: int = 0, dtype: Any = np.float64) -> Any:
     """Standard-normal values of ``shape`` from ``seed`` (NumPy's generator; tests only)."""
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def input_freed_after_vjp(layer: Any, params: Any, state: Any, x: Any, **kwargs: Any) -> bool:
+    """Whether ``layer.vjp``'s pullback lets go of the input and output arrays.
+
+    Runs the vjp on a private copy of ``x``, drops the copy and the output, and checks
+    (by weak reference) that the copy is gone; then runs the pullback, which must still
+    work. Layers whose backward needs their input (Linear) keep it, by design.
+    """
+    import gc
+    import weakref
+
+    x = np.array(x, copy=True)
+    ref = weakref.ref(x)
+    y, _, pullback = layer.vjp(params, state, x, **kwargs)
+    dy = np.ones_like(y)
+    del x, y
+    gc.collect()
+    freed = ref() is None
+    pullback(dy)
+    return freed

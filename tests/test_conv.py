@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import rand, randomize
+from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
 from fnnet import initializers
@@ -253,3 +253,10 @@ def test_first_layer_pullback_can_skip_the_input_gradient():
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(grads["W"], grads_skip["W"])
     np.testing.assert_array_equal(grads["b"], grads_skip["b"])
+
+
+@pytest.mark.parametrize("c_in", [1, 3])  # patches built two ways
+def test_conv_pullback_keeps_the_patches_not_the_input(c_in):
+    layer = Conv2d(c_in, 2, 3, padding=1)
+    _, params, state = layer.init(fnnet.random.key(0), (-1, 5, 5, c_in))
+    assert input_freed_after_vjp(layer, params, state, rand((2, 5, 5, c_in), dtype=np.float32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import input_freed_after_vjp
 
 import fnnet
 from fnnet import layers, losses, optim, random, tree
@@ -481,3 +482,11 @@ def test_mlp_with_batchnorm_and_dropout_learns():
     assert np.all(state["1"]["var"] != 1.0)
     logits, _ = model.apply(params, state, x)
     assert np.mean(np.argmax(logits, axis=1) == labels) > 0.9
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batch_norm_pullback_lets_go_of_its_input(train):
+    layer = BatchNorm2d(3)
+    _, params, state = layer.init(random.key(0), (-1, 4, 4, 3))
+    x = random.normal(random.key(1), (2, 4, 4, 3), np.float32)
+    assert input_freed_after_vjp(layer, params, state, x, train=train)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import rand, randomize
+from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
 from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, serial
@@ -170,3 +170,10 @@ def test_errors_global_and_arguments():
         ValueError, match=r"serial layer 1 \(MaxPool2d\): kernel \(4, 4\) is larger"
     ):
         model.init(KEY, (-1, 5, 5, 1))
+
+
+@pytest.mark.parametrize(
+    "layer", [MaxPool2d(2), MaxPool2d(3, 1), AvgPool2d(2), GlobalAvgPool2d()], ids=repr
+)
+def test_pullbacks_keep_shapes_and_masks_not_the_input(layer):
+    assert input_freed_after_vjp(layer, {}, {}, rand((2, 6, 6, 3), dtype=np.float32))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import input_freed_after_vjp
 
 import fnnet
 from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, serial
@@ -70,3 +71,7 @@ def test_flatten_errors():
         Flatten().init(KEY, (-1, -1, 3))
     with pytest.raises(ValueError, match=r"Flatten: expected .*got \(5,\)"):
         Flatten().apply({}, {}, np.zeros(5))
+
+
+def test_flatten_pullback_keeps_the_shape_not_the_input():
+    assert input_freed_after_vjp(Flatten(), {}, {}, np.ones((2, 3, 4, 5), np.float32))

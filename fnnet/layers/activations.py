@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -45,9 +46,18 @@ def _no_params(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
 
 
 def _elementwise(
-    name: str, forward: Callable[[Array], Array], backward: Callable[[Array, Array, Array], Array]
+    name: str,
+    forward: Callable[[Array], Array],
+    backward: Callable[[Any, Any, Array], Array],
+    keeps: str,
 ) -> Layer:
-    """Lift ``A = forward(Z)`` with ``dLdZ = backward(Z, A, dLdA)`` into a layer."""
+    """Lift ``A = forward(Z)`` with ``dLdZ = backward(Z, A, dLdA)`` into a layer.
+
+    ``keeps`` says what the derivative needs: ``"Z"``, ``"A"``, ``"ZA"`` or ``""``. The
+    pullback holds on to that alone (``backward`` gets ``None`` for the rest), so the
+    memory of the other is free as soon as the neighbouring layers are done with it.
+    """
+    keep_Z, keep_A = "Z" in keeps, "A" in keeps
 
     def apply(params: Params, Z: Array) -> Array:
         return forward(np.asarray(Z))
@@ -55,9 +65,10 @@ def _elementwise(
     def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
         Z = np.asarray(Z)
         A = forward(Z)
+        saved_Z, saved_A = (Z if keep_Z else None), (A if keep_A else None)
 
         def pullback(dLdA: Array) -> tuple[Params, Array]:
-            return {}, backward(Z, A, dLdA)
+            return {}, backward(saved_Z, saved_A, dLdA)
 
         return A, pullback
 
@@ -66,7 +77,7 @@ def _elementwise(
 
 def Identity() -> Layer:
     """``A = Z``; ``dLdZ = dLdA``."""
-    return _elementwise("Identity", lambda Z: Z, lambda Z, A, dLdA: dLdA)
+    return _elementwise("Identity", lambda Z: Z, lambda Z, A, dLdA: dLdA, keeps="")
 
 
 def Sigmoid() -> Layer:
@@ -75,13 +86,13 @@ def Sigmoid() -> Layer:
     Computed with ``scipy.special.expit``, stable for large negative ``Z``.
     """
     # dA/dZ = A - A^2 = A (1 - A)
-    return _elementwise("Sigmoid", special.expit, lambda Z, A, dLdA: dLdA * A * (1 - A))
+    return _elementwise("Sigmoid", special.expit, lambda Z, A, dLdA: dLdA * A * (1 - A), keeps="A")
 
 
 def Tanh() -> Layer:
     """``A = tanh(Z)``; ``dLdZ = dLdA * (1 - A^2)``."""
     # dA/dZ = 1 - tanh(Z)^2 = 1 - A^2
-    return _elementwise("Tanh", np.tanh, lambda Z, A, dLdA: dLdA * (1 - A * A))
+    return _elementwise("Tanh", np.tanh, lambda Z, A, dLdA: dLdA * (1 - A * A), keeps="A")
 
 
 def ReLU() -> Layer:
@@ -90,8 +101,23 @@ def ReLU() -> Layer:
     A ReLU followed by a ``MaxPool2d`` inside ``serial`` runs after the pool (the same
     values and gradients; see :func:`fnnet.layers.base.commutes_with_max_pool`).
     """
-    # dA/dZ = 1 where Z > 0, else 0 (a float 0.0 is cheaper for NumPy to match than an int 0)
-    layer = _elementwise("ReLU", lambda Z: np.maximum(Z, 0.0), lambda Z, A, dLdA: dLdA * (Z > 0.0))
+
+    def apply(params: Params, Z: Array) -> Array:
+        # a float 0.0 is cheaper for NumPy to match than an int 0
+        return np.maximum(np.asarray(Z), 0.0)
+
+    def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
+        Z = np.asarray(Z)
+        # dA/dZ = [Z > 0]: the pullback keeps this mask (a byte per value), not Z or A
+        mask = Z > 0.0
+
+        def pullback(dLdA: Array) -> tuple[Params, Array]:
+            # dL/dZ = dL/dA * [Z > 0]
+            return {}, dLdA * mask
+
+        return apply(params, Z), pullback
+
+    layer = stateless(_no_params, apply, vjp, name="ReLU")
     # max_w ReLU(x) = ReLU(max_w x), gradients included: serial may pool first
     commutes_with_max_pool(layer, True)
     return layer
@@ -105,6 +131,7 @@ def LeakyReLU(negative_slope: float = 0.01) -> Layer:
         lambda Z: np.where(Z > 0, Z, Z * s),
         # dA/dZ = 1 where Z > 0, else negative_slope
         lambda Z, A, dLdA: np.where(Z > 0, dLdA, dLdA * s),
+        keeps="Z",
     )
 
 
@@ -116,6 +143,7 @@ def ELU(alpha: float = 1.0) -> Layer:
         lambda Z: np.where(Z > 0, Z, a * np.expm1(np.minimum(Z, 0))),
         # dA/dZ = 1 where Z > 0, else alpha * exp(Z) = A + alpha
         lambda Z, A, dLdA: np.where(Z > 0, dLdA, dLdA * (A + a)),
+        keeps="ZA",
     )
 
 
@@ -138,7 +166,10 @@ def GELU() -> Layer:
     ``dLdZ = dLdA * (Phi(Z) + Z * phi(Z))`` with ``phi`` the standard normal density.
     """
     return _elementwise(
-        "GELU", lambda Z: 0.5 * Z * (1 + special.erf(Z * _INV_SQRT2)), _gelu_backward
+        "GELU",
+        lambda Z: 0.5 * Z * (1 + special.erf(Z * _INV_SQRT2)),
+        _gelu_backward,
+        keeps="Z",
     )
 
 
@@ -150,7 +181,7 @@ def SiLU() -> Layer:
         # dA/dZ = s + Z s (1 - s) = s (1 + Z (1 - s))
         return dLdA * s * (1 + Z * (1 - s))
 
-    return _elementwise("SiLU", lambda Z: Z * special.expit(Z), backward)
+    return _elementwise("SiLU", lambda Z: Z * special.expit(Z), backward, keeps="Z")
 
 
 def Softplus() -> Layer:
@@ -159,6 +190,7 @@ def Softplus() -> Layer:
         "Softplus",
         lambda Z: np.logaddexp(Z, 0),
         lambda Z, A, dLdA: dLdA * special.expit(Z),
+        keeps="Z",
     )
 
 

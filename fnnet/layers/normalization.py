@@ -128,9 +128,11 @@ def _batch_norm(
             BZ, pullback = _eval(Z, params, state, eps)
             new_state = state
 
+        x_shape = x.shape  # the pullback keeps the shape, not x
+
         def pullback_nd(dLdBZ: Array) -> tuple[Params, Array]:
             dparams, dLdZ = pullback(np.asarray(dLdBZ).reshape(-1, C))
-            return dparams, dLdZ.reshape(x.shape)
+            return dparams, dLdZ.reshape(x_shape)
 
         return BZ.reshape(x.shape), new_state, pullback_nd
 

@@ -70,11 +70,13 @@ def MaxPool2d(
         # the windows cover every input exactly once: the pullback writes each input once
         tiled = not overlap and strides == kernel and X.shape[1] % kernel[0] == 0
         tiled = tiled and X.shape[2] % kernel[1] == 0
+        # the pullback keeps the masks and X's shape and dtype, not X (see stateless)
+        x_shape, x_dtype = X.shape, X.dtype
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             dLdY = np.asarray(dLdY)
-            dtype = np.result_type(X.dtype, dLdY.dtype)
-            dLdX = np.empty(X.shape, dtype) if tiled else np.zeros(X.shape, dtype)
+            dtype = np.result_type(x_dtype, dLdY.dtype)
+            dLdX = np.empty(x_shape, dtype) if tiled else np.zeros(x_shape, dtype)
             for idx, hit in zip(index, won, strict=True):
                 # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] where offset (i, j) won
                 if overlap:
@@ -119,12 +121,13 @@ def AvgPool2d(
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
         X = np.asarray(X)
         Y = apply(params, X)
+        x_shape, out, y_dtype = X.shape, Y.shape[1:3], Y.dtype  # not X and Y themselves
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] / (kh kw)
             share = np.asarray(dLdY) * scale
-            dLdX = np.zeros(X.shape, np.result_type(Y.dtype, share.dtype))
-            for _, _, index in offset_slices(kernel, strides, Y.shape[1:3]):
+            dLdX = np.zeros(x_shape, np.result_type(y_dtype, share.dtype))
+            for _, _, index in offset_slices(kernel, strides, out):
                 dLdX[index] += share
             return {}, dLdX
 
@@ -154,11 +157,12 @@ def GlobalAvgPool2d() -> Layer:
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
         X = np.asarray(X)
         Y = apply(params, X)
+        x_shape = X.shape  # not X itself
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             # dL/dX[n, y, x, c] = dL/dY[n, c] / (H W), the same for every pixel
-            share = np.asarray(dLdY) * (1.0 / (X.shape[1] * X.shape[2]))
-            return {}, np.broadcast_to(share[:, None, None, :], X.shape).copy()
+            share = np.asarray(dLdY) * (1.0 / (x_shape[1] * x_shape[2]))
+            return {}, np.broadcast_to(share[:, None, None, :], x_shape).copy()
 
         return Y, pullback
 

@@ -37,10 +37,11 @@ def Flatten() -> Layer:
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
         X = np.asarray(X)
         Y = apply(params, X)
+        x_shape = X.shape  # not X itself
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             # Y is X with its axes merged: dL/dX is dL/dY with them split again
-            return {}, np.asarray(dLdY).reshape(X.shape)
+            return {}, np.asarray(dLdY).reshape(x_shape)
 
         return Y, pullback
 
