@@ -13,6 +13,7 @@ learning rate the next update will use) and per-parameter trees that mirror the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -189,7 +190,7 @@ def _map_dicts(
         if type(other) is not dict or len(other) != size:
             raise _NotDictsError
     if not size:
-        return tuple([{} for _ in range(n_out)])
+        return tuple(map(dict, repeat((), n_out)))  # n_out new empty dicts
     rest = nodes[1:]
     results: list[tuple[Any, ...]] = []
     for k, node in first.items():
@@ -202,8 +203,8 @@ def _map_dicts(
             results.append(f(*kids))
         else:  # tree.map_n with check_shape names the gradient
             raise _NotDictsError
-    # results[i][j] is output j of key i: one dict per output
-    return tuple([dict(zip(first, column, strict=True)) for column in zip(*results, strict=True)])
+    # results[i][j] is output j of key i: one dict per output, {key: column[i]}
+    return tuple(map(dict, map(zip, repeat(first), zip(*results, strict=True))))
 
 
 def resolve_mask(name: str, mask: Mask, params: PyTree) -> PyTree:
