@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -181,11 +182,15 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
             if not isinstance(other, dict) or len(other) != len(first):
                 raise _MismatchError(first, other)
         if not first:  # e.g. an activation's params: nothing to map
-            return {} if n_out is None else tuple([{} for _ in range(n_out)])
+            return {} if n_out is None else tuple(builtins.map(dict, repeat((), n_out)))
+        rest = nodes[1:]
         kids = []
-        for k in first:
+        # no comprehension in this loop: in Python 3.11 each one is a function call
+        for k, node in first.items():
+            kid_nodes = [node]
             try:
-                kid_nodes = [node[k] for node in nodes]
+                for other in rest:
+                    kid_nodes.append(other[k])
             except KeyError:  # another dict lacks the key k: they differ here
                 raise _MismatchError(first, next(n for n in nodes if k not in n)) from None
             try:
@@ -196,7 +201,7 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
         if n_out is None:
             return dict(zip(first, kids))
         # kids[i][j] is output j of key i: zip(*kids) gives, per output, its values by key
-        return tuple([dict(zip(first, column)) for column in zip(*kids)])
+        return tuple(builtins.map(dict, builtins.map(zip, repeat(first), zip(*kids))))
     split = _children(first)
     if split is None:
         for other in nodes[1:]:

@@ -16,6 +16,7 @@ from fnnet.optim.base import (
     as_schedule,
     blockwise,
     check_hyper,
+    check_shape,
     map_update,
     next_count_and_lr,
     read_only,
@@ -61,6 +62,7 @@ def _adam(
         def step(
             W: Array, g: Array, m: Array, v: Array, decay: bool = False
         ) -> tuple[Array, Array, Array]:
+            check_shape(W, g)
             shrink = 1.0
             if decay and decoupled:
                 shrink = 1 - rate * wd

@@ -13,7 +13,6 @@ learning rate the next update will use) and per-parameter trees that mirror the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -115,16 +114,6 @@ def check_shape(W: Array, g: Array) -> None:
         raise _ShapeMismatchError
 
 
-def _shape_checked(f: Callable[..., tuple[Array, ...]]) -> Callable[..., tuple[Array, ...]]:
-    """``f`` behind :func:`check_shape` of its first two arguments (param and gradient)."""
-
-    def checked(W: Array, g: Array, *rest: Any) -> tuple[Array, ...]:
-        check_shape(W, g)
-        return f(W, g, *rest)
-
-    return checked
-
-
 def map_update(
     name: str,
     f: Callable[..., tuple[Array, ...]],
@@ -136,18 +125,11 @@ def map_update(
     """``tree.map_n(f, n_out, params, grads, *state_trees)`` with errors that say what is wrong.
 
     ``f`` gets one leaf of each tree and returns ``n_out`` new arrays (new param first);
-    a gradient whose shape differs from its parameter's is an error naming its path.
-    Params are nearly always dicts of dicts of arrays; for those a lean walk does the
-    work (an update of a small model is mostly Python overhead). Anything else, or
-    anything that goes wrong on the way, takes ``tree.map_n``, which checks every node
-    and reports where two trees differ.
+    it calls :func:`check_shape`, so a gradient whose shape differs from its parameter's
+    is an error naming its path.
     """
     try:
-        return _map_dicts(f, n_out, (params, grads, *state_trees))
-    except Exception:  # not dicts of arrays, or an error: redo it with every check
-        pass
-    try:
-        return tree.map_n(_shape_checked(f), n_out, params, grads, *state_trees)
+        return tree.map_n(f, n_out, params, grads, *state_trees)
     except _ShapeMismatchError:
         for (path, p), g in zip(tree.leaves_with_paths(params), tree.leaves(grads)):
             if np.shape(g) != np.shape(p):
@@ -165,46 +147,6 @@ def map_update(
         raise ValueError(
             f"{name}.update: the optimizer state does not match the params: {err}"
         ) from None
-
-
-class _NotDictsError(Exception):
-    """Raised by :func:`_map_dicts` on a node that is neither a dict nor an array."""
-
-
-def _map_dicts(
-    f: Callable[..., tuple[Array, ...]], n_out: int, nodes: tuple[Any, ...] | list[Any]
-) -> tuple[dict[str, Any], ...]:
-    """``tree.map_n`` for trees of nested dicts with array leaves (bool leaves in masks).
-
-    The dicts of every tree must have the keys of the first one's (same count, looked up
-    by key) and each gradient the shape of its parameter (the second tree is the
-    gradients); anything else raises, and :func:`map_update` starts again with
-    ``tree.map_n``. Written for speed: no comprehension inside the loop (each is a call
-    in Python 3.11).
-    """
-    first = nodes[0]
-    if type(first) is not dict:
-        raise _NotDictsError
-    size = len(first)
-    for other in nodes:
-        if type(other) is not dict or len(other) != size:
-            raise _NotDictsError
-    if not size:
-        return tuple(map(dict, repeat((), n_out)))  # n_out new empty dicts
-    rest = nodes[1:]
-    results: list[tuple[Any, ...]] = []
-    for k, node in first.items():
-        kids = [node]
-        for other in rest:
-            kids.append(other[k])
-        if type(node) is not np.ndarray:
-            results.append(_map_dicts(f, n_out, kids))
-        elif type(kids[1]) is np.ndarray and kids[1].shape == node.shape:
-            results.append(f(*kids))
-        else:  # tree.map_n with check_shape names the gradient
-            raise _NotDictsError
-    # results[i][j] is output j of key i: one dict per output, {key: column[i]}
-    return tuple(map(dict, map(zip, repeat(first), zip(*results, strict=True))))
 
 
 def resolve_mask(name: str, mask: Mask, params: PyTree) -> PyTree:

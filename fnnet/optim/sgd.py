@@ -14,6 +14,7 @@ from fnnet.optim.base import (
     as_schedule,
     blockwise,
     check_hyper,
+    check_shape,
     map_update,
     next_count_and_lr,
     resolve_mask,
@@ -80,9 +81,10 @@ def sgd(
             W_new += W
             return W_new, v_new
 
-        # one parameter's step (map_update has checked the shapes); few calls inside, as a
-        # small model's update is mostly Python overhead
+        # one parameter's step; few calls inside, as a small model's update is mostly
+        # Python overhead
         def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
+            check_shape(W, g)
             if decay:  # g := g + lambda W   (where the mask is True)
                 g = g + wd * W
             (W_new,) = blockwise(plain_kernel, (W, g), like=(W,))
@@ -92,6 +94,7 @@ def sgd(
             return (W_new,)
 
         def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
+            check_shape(W, g)
             if decay:  # g := g + lambda W   (where the mask is True)
                 g = g + wd * W
             W_new, v_new = blockwise(momentum_kernel, (W, g, v), like=(W, v))
