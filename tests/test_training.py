@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 
@@ -68,36 +70,17 @@ def test_epoch_is_a_function_of_its_key():
 
 def test_epoch_metrics_are_batch_weighted_means():
     model, opt, params, state, opt_state, x, y = _setup()
+    epoch = functools.partial(
+        train_epoch, model, losses.cross_entropy, opt, params, state, opt_state, x, y
+    )
     calls = []
-    _, _, _, m = train_epoch(
-        model,
-        losses.cross_entropy,
-        opt,
-        params,
-        state,
-        opt_state,
-        x,
-        y,
-        random.key(1),
-        batch_size=64,
-        on_step=lambda i, n, loss: calls.append((i, n, loss)),
+    _, _, _, m = epoch(
+        random.key(1), batch_size=64, on_step=lambda i, n, loss: calls.append((i, n, loss))
     )
     assert [c[:2] for c in calls] == [(1, 3), (2, 3), (3, 3)]
     weighted = (64 * calls[0][2] + 64 * calls[1][2] + 22 * calls[2][2]) / 150
     assert m.loss == pytest.approx(weighted, rel=1e-12)
-    _, _, o, _ = train_epoch(
-        model,
-        losses.cross_entropy,
-        opt,
-        params,
-        state,
-        opt_state,
-        x,
-        y,
-        random.key(1),
-        batch_size=64,
-        drop_last=True,
-    )
+    _, _, o, _ = epoch(random.key(1), batch_size=64, drop_last=True)
     assert int(o["count"]) == 2
 
 
