@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fnnet import random, tree
-from fnnet.layers.base import Layer, Pullback, skips_input_grad
+from fnnet.layers.base import Layer, Pullback
 from fnnet.losses.base import Loss
 from fnnet.random import Key
 
@@ -59,9 +59,9 @@ def param_grads(model: Layer, pullback: Pullback, dy: Array) -> PyTree:
     """The parameter gradients of ``pullback(dy)``, for a pullback of ``model.vjp``.
 
     Training needs no gradient for the model's input, so where the model allows it
-    (:func:`fnnet.layers.skips_input_grad`) its first layer skips computing it.
+    (``Layer.skips_input_grad``) its first layer skips computing it.
     """
-    grads, _ = pullback(dy, input_grad=False) if skips_input_grad(model) else pullback(dy)
+    grads, _ = pullback(dy, input_grad=False) if model.skips_input_grad else pullback(dy)
     return grads
 
 

@@ -16,8 +16,6 @@ from fnnet.layers.activations import (
 from fnnet.layers.base import (
     Layer,
     Pullback,
-    commutes_with_max_pool,
-    is_max_pool,
     layer_name,
     named,
     skips_input_grad,
@@ -55,8 +53,6 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
-    "commutes_with_max_pool",
-    "is_max_pool",
     "layer_name",
     "mlp",
     "named",

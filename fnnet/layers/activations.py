@@ -21,7 +21,6 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
-    commutes_with_max_pool,
     stateless,
 )
 from fnnet.random import Key
@@ -96,11 +95,7 @@ def Tanh() -> Layer:
 
 
 def ReLU() -> Layer:
-    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0).
-
-    A ReLU followed by a ``MaxPool2d`` inside ``serial`` runs after the pool (the same
-    values and gradients; see :func:`fnnet.layers.base.commutes_with_max_pool`).
-    """
+    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0)."""
 
     def apply(params: Params, Z: Array) -> Array:
         # a float 0.0 is cheaper for NumPy to match than an int 0
@@ -117,10 +112,7 @@ def ReLU() -> Layer:
 
         return apply(params, Z), pullback
 
-    layer = stateless(_no_params, apply, vjp, name="ReLU")
-    # max_w ReLU(x) = ReLU(max_w x), gradients included: serial may pool first
-    commutes_with_max_pool(layer, True)
-    return layer
+    return stateless(_no_params, apply, vjp, name="ReLU")
 
 
 def LeakyReLU(negative_slope: float = 0.01) -> Layer:

@@ -16,7 +16,7 @@ state use ``{}``. Simple layers are written without state and lifted with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,8 +30,6 @@ __all__ = [
     "batch_sum",
     "check_features",
     "check_rank",
-    "commutes_with_max_pool",
-    "is_max_pool",
     "layer_name",
     "named",
     "skips_input_grad",
@@ -42,7 +40,7 @@ Array = NDArray[Any]
 Shape = tuple[int, ...]
 Params = dict[str, Any]
 State = dict[str, Any]
-# pullback(dy) -> (dparams, dx); some also take input_grad=False (see skips_input_grad)
+# pullback(dy) -> (dparams, dx); some also take input_grad=False (see Layer.skips_input_grad)
 Pullback = Callable[..., tuple[Params, Any]]
 
 
@@ -63,66 +61,57 @@ class VjpFn(Protocol):
 
 
 class Layer(NamedTuple):
-    """A layer: ``(init, apply, vjp)``, three pure functions (see the module docstring)."""
+    """A layer: ``(init, apply, vjp)``, three pure functions (see the module docstring).
+
+    Two optional fields describe the layer; both are plain values, set with
+    ``layer._replace(...)`` or the helpers below, never stored on the functions (two
+    layers may share one ``init``, as parameter-free layers often do):
+
+    - ``name``: the kind shown in error messages and summaries (``"Linear"``); ``None``
+      falls back to the name of the function that built ``init``.
+    - ``skips_input_grad``: ``True`` when every pullback of this layer also accepts
+      ``pullback(dy, input_grad=False)`` and then returns ``(dparams, None)`` without
+      computing ``dL/dx``. Training never needs the gradient of the model's input, and
+      for a first ``Linear`` or ``Conv2d`` it is the largest product of the backward
+      pass. A hand-built ``Layer(init, apply, vjp)`` leaves it ``False`` and is called
+      with ``pullback(dy)`` only.
+    """
 
     init: InitFn
     apply: ApplyFn
     vjp: VjpFn
+    name: str | None = None
+    skips_input_grad: bool = False
 
 
 def named(layer: Layer, name: str) -> Layer:
-    """Give ``layer`` the name used in error messages (e.g. inside ``serial``); returns it."""
-    setattr(layer.init, "layer_name", name)  # noqa: B010 - an attribute on a closure
-    return layer
+    """A copy of ``layer`` that error messages (e.g. inside ``serial``) call ``name``."""
+    return layer._replace(name=str(name))
 
 
-def _trait(layer: Layer, trait: str, value: bool | None) -> bool:
-    """Read (or, given ``value``, set) a declared property of ``layer``."""
-    if value is not None:
-        setattr(layer.init, trait, value)  # an attribute on the init closure
-    return bool(getattr(layer.init, trait, False))
+@overload
+def skips_input_grad(layer: Layer) -> bool: ...
 
 
-def skips_input_grad(layer: Layer, value: bool | None = None) -> bool:
+@overload
+def skips_input_grad(layer: Layer, value: bool) -> Layer: ...
+
+
+def skips_input_grad(layer: Layer, value: bool | None = None) -> bool | Layer:
     """Whether ``layer``'s pullbacks accept ``pullback(dy, input_grad=False)``.
 
-    Such a pullback returns ``(dparams, None)`` without computing ``dL/dx``, which
-    training never needs for the model's input (for a first ``Linear`` it is the largest
-    matrix product of the backward pass). ``serial`` and ``value_and_grad`` use it when
-    the layer declares it; call with ``value=True`` to declare it for a layer of your own.
+    Given ``value``, return a copy of ``layer`` that declares it (``layer`` itself is
+    unchanged): ``skips_input_grad(my_layer, True)``. ``serial`` and ``value_and_grad``
+    pass ``input_grad=False`` to a model's first layer when it declares it.
     """
-    return _trait(layer, "skips_input_grad", value)
-
-
-def is_max_pool(layer: Layer, value: bool | None = None) -> bool:
-    """Whether ``layer`` is a max-pool: ``Y = max`` over windows, each ``dL/dY`` sent to
-    one winner of its window (the first maximum). ``MaxPool2d`` declares it; see
-    :func:`commutes_with_max_pool` for what ``serial`` does with it."""
-    return _trait(layer, "is_max_pool", value)
-
-
-def commutes_with_max_pool(layer: Layer, value: bool | None = None) -> bool:
-    """Whether an element-wise ``layer`` may run after a max-pool that follows it.
-
-    ``ReLU`` declares it: ``max_w ReLU(x) = ReLU(max_w x)`` for every window ``w``,
-    value for value, and both orders give the same gradient. A window whose maximum is
-    positive has the same winner either way (ReLU leaves positive values as they are);
-    a window whose maximum is not positive passes no gradient either way (ReLU's
-    derivative is 0 there). So ``serial`` evaluates ``ReLU`` then ``MaxPool2d`` as
-    ``MaxPool2d`` then ``ReLU``: the same outputs and gradients, and ReLU's forward and
-    backward passes run on the pooled values, a quarter of them for a 2x2 pool.
-
-    Declare it (``value=True``) only for a layer that is exact in this sense. Strictly
-    increasing maps such as LeakyReLU or Sigmoid commute with ``max`` in exact
-    arithmetic, but rounding can make two different inputs tie and move the gradient
-    to another position of the window, so they do not declare it.
-    """
-    return _trait(layer, "commutes_with_max_pool", value)
+    if value is None:
+        return bool(getattr(layer, "skips_input_grad", False))
+    return layer._replace(skips_input_grad=bool(value))
 
 
 def layer_name(layer: Layer) -> str:
-    """The kind of a layer for messages: set by :func:`named`, else the name of its factory."""
-    name = getattr(layer.init, "layer_name", None)
+    """The kind of a layer for messages: its ``name``, else the name of its factory."""
+    name = getattr(layer, "name", None)
     if name is not None:
         return str(name)
     qualname = getattr(layer.init, "__qualname__", "layer")
@@ -134,12 +123,15 @@ def stateless(
     apply: Callable[[Params, Array], Array],
     vjp: Callable[[Params, Array], tuple[Array, Pullback]],
     name: str | None = None,
+    *,
+    skips_input_grad: bool = False,
 ) -> Layer:
     """Lift a layer without state or randomness into the full protocol.
 
     ``init(key, shape) -> (shape, params)``, ``apply(params, x) -> y`` and
     ``vjp(params, x) -> (y, pullback)``; the lifted layer keeps ``state = {}``
-    and ignores ``key`` and ``train``.
+    and ignores ``key`` and ``train``. ``name`` and ``skips_input_grad`` become the
+    fields of the same names of the :class:`Layer`.
     """
 
     def full_init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
@@ -157,8 +149,8 @@ def stateless(
         y, pullback = vjp(params, x)
         return y, state, pullback
 
-    layer = Layer(full_init, full_apply, full_vjp)
-    return named(layer, name or getattr(init, "__qualname__", "layer").split(".<locals>")[0])
+    kind = name or getattr(init, "__qualname__", "layer").split(".<locals>")[0]
+    return Layer(full_init, full_apply, full_vjp, kind, skips_input_grad)
 
 
 def _fmt(shape: tuple[Any, ...]) -> str:

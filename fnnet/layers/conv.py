@@ -15,7 +15,6 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
-    skips_input_grad,
     stateless,
 )
 from fnnet.layers.spatial import (
@@ -176,6 +175,4 @@ def Conv2d(
 
         return Z, pullback
 
-    layer = stateless(init, apply, vjp, name=name)
-    skips_input_grad(layer, True)
-    return layer
+    return stateless(init, apply, vjp, name=name, skips_input_grad=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State, named
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State
 from fnnet.random import Key, bernoulli
 
 __all__ = ["Dropout"]
@@ -79,4 +79,4 @@ def Dropout(p: float) -> Layer:
         # Y = X * D / (1 - p)
         return x * scaled_mask(x, key), state
 
-    return named(Layer(init, apply, vjp), "Dropout")
+    return Layer(init, apply, vjp, name="Dropout")

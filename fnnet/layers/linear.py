@@ -16,7 +16,6 @@ from fnnet.layers.base import (
     batch_sum,
     check_features,
     check_rank,
-    skips_input_grad,
     stateless,
 )
 from fnnet.random import Key, split
@@ -97,6 +96,4 @@ def Linear(
 
         return Z, pullback
 
-    layer = stateless(init, apply, vjp, name="Linear")
-    skips_input_grad(layer, True)
-    return layer
+    return stateless(init, apply, vjp, name="Linear", skips_input_grad=True)

@@ -37,7 +37,6 @@ from fnnet.layers.base import (
     batch_sum,
     check_features,
     check_rank,
-    named,
 )
 from fnnet.random import Key
 from fnnet.tree import freeze
@@ -142,7 +141,7 @@ def _batch_norm(
         y, new_state, _ = vjp(params, state, x, key=key, train=train)
         return y, new_state
 
-    return named(Layer(init, apply, vjp), name)
+    return Layer(init, apply, vjp, name=name)
 
 
 def _train(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, is_max_pool, stateless
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, stateless
 from fnnet.layers.spatial import check_image, offset_slices, output_size, pair
 from fnnet.random import Key
 
@@ -87,9 +87,7 @@ def MaxPool2d(
 
         return Y, pullback
 
-    layer = stateless(init, apply, vjp, name=name)
-    is_max_pool(layer, True)  # a ReLU just before it may run after it (see serial)
-    return layer
+    return stateless(init, apply, vjp, name=name)
 
 
 def AvgPool2d(
