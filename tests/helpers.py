@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,3 +49,21 @@ def input_freed_after_vjp(layer: Any, params: Any, state: Any, x: Any, **kwargs:
     freed = ref() is None
     pullback(dy)
     return freed
+
+
+class ContractRow(NamedTuple):
+    """One row of the layer contract table (``tests/test_layer_contract.py``).
+
+    ``make_layer()`` builds a fresh layer; ``input_shape`` is the shape (or tuple of shapes,
+    for layers whose input is a tuple) given to ``init``, batch dimension included (not -1);
+    ``make_input(key, dtype)`` builds an input when random normal values of that shape will
+    not do (integer ids, lengths); ``dtypes`` the float dtypes the layer supports;
+    ``train`` whether the checks run the vjp in train mode (Dropout, BatchNorm) or not.
+    """
+
+    name: str
+    make_layer: Callable[[], Any]
+    input_shape: Any
+    make_input: Callable[[Any, Any], Any] | None = None
+    dtypes: tuple[Any, ...] = (np.float32, np.float64)
+    train: bool = True

@@ -27,6 +27,7 @@ __all__ = [
     "Layer",
     "Pullback",
     "Shape",
+    "as_input",
     "batch_sum",
     "check_features",
     "check_rank",
@@ -151,6 +152,23 @@ def stateless(
 
     kind = name or getattr(init, "__qualname__", "layer").split(".<locals>")[0]
     return Layer(full_init, full_apply, full_vjp, kind, skips_input_grad)
+
+
+def as_input(name: str, x: Any) -> Array:
+    """A layer's input as an array of real floating-point numbers (the dtype rule).
+
+    - float16/32/64 arrays are used as they are (never copied);
+    - bool and integer arrays, Python numbers and lists become **float32**, the default
+      parameter dtype (a float64 model then computes in float64 by NumPy's promotion);
+    - complex, object and string data are a ``TypeError`` naming the layer.
+    """
+    A = np.asarray(x)
+    kind = A.dtype.kind
+    if kind == "f":
+        return A
+    if kind in "biu":
+        return A.astype(np.float32)
+    raise TypeError(f"{name}: expected an array of real numbers, got dtype {A.dtype}")
 
 
 def _fmt(shape: tuple[Any, ...]) -> str:
