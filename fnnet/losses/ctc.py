@@ -184,12 +184,14 @@ def beta_recursion(log_y_ext: Array, skip: Array, input_lengths: Array, L_n: Arr
 
 def _shift_right(a: Array, k: int) -> Array:
     """``b_s = a_{s-k}`` along the last axis (``-inf`` for ``s < k``)."""
-    return np.concatenate([np.full(a.shape[:-1] + (k,), -np.inf, a.dtype), a[..., :-k]], -1)
+    padded = np.concatenate([np.full(a.shape[:-1] + (k,), -np.inf, a.dtype), a], -1)
+    return padded[..., : a.shape[-1]]
 
 
 def _shift_left(a: Array, k: int) -> Array:
     """``b_s = a_{s+k}`` along the last axis (``-inf`` beyond the end)."""
-    return np.concatenate([a[..., k:], np.full(a.shape[:-1] + (k,), -np.inf, a.dtype)], -1)
+    padded = np.concatenate([a, np.full(a.shape[:-1] + (k,), -np.inf, a.dtype)], -1)
+    return padded[..., k:]
 
 
 def _masked(mask: Array, log_a: Array) -> Array:
