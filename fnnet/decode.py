@@ -47,7 +47,9 @@ def greedy(logits: Any, blank: int = 0, *, lengths: Any = None) -> Decoded:
     return decoded
 
 
-def beam_search(logits: Any, beam_width: int = 10, blank: int = 0, *, lengths: Any = None) -> Decoded:
+def beam_search(
+    logits: Any, beam_width: int = 10, blank: int = 0, *, lengths: Any = None
+) -> Decoded:
     """Prefix beam search over ``logits (N, T, K)``: per item ``(labels, ln p(labels))``.
 
     A beam entry is a label prefix ``l`` with two log probabilities: ``p_b(l)`` of the paths
@@ -97,9 +99,7 @@ def _beam(log_y: Array, beam_width: int, blank: int) -> tuple[list[int], float]:
                 else:
                     # p_nb'(l + k) += p(l) y_t(k)
                     _add(log_nb, (*l, k), log_p + log_y_t[k])
-        merged = {
-            l: (log_b.get(l, -np.inf), log_nb.get(l, -np.inf)) for l in {**log_b, **log_nb}
-        }
+        merged = {l: (log_b.get(l, -np.inf), log_nb.get(l, -np.inf)) for l in {**log_b, **log_nb}}
         # keep the beam_width prefixes with the largest p(l) = p_b(l) + p_nb(l)
         ranked = sorted(merged.items(), key=lambda item: -np.logaddexp(*item[1]))
         beams = dict(ranked[:beam_width])

@@ -72,7 +72,7 @@ def test_gradient_matches_finite_differences(seed, blank):
 def test_gradient_behind_a_linear_layer():
     # logits_{n,t} = W a_{n,t} + b, the same Linear on every frame (applied to (N T, C))
     N, T, C, K = 3, 5, 4, 4
-    X, target = batch(11, N=N, T=T, K=K, S=2)
+    _, target = batch(11, N=N, T=T, K=K, S=2)
     A = np.random.default_rng(0).normal(size=(N * T, C))
     lin = layers.Linear(C, K, dtype=np.float64)
     _, params, _ = lin.init(fnnet.random.key(0), (N * T, C))
@@ -149,7 +149,7 @@ def test_reduction_divides_by_target_length_then_averages():
     nll = [naive_nll(X[n, : T_n[n]], labels[n, : S_n[n]]) for n in range(3)]
     expected = (nll[0] / 3 + nll[1] / 1 + nll[2] / 1) / 3
     assert ctc.apply(X, target) == pytest.approx(expected, rel=1e-12)
-    value, pullback = ctc.vjp(X, target)
+    _, pullback = ctc.vjp(X, target)
     np.testing.assert_allclose(pullback(2.5), 2.5 * pullback(), rtol=1e-15)
     np.testing.assert_array_equal(pullback(), pullback())
 
@@ -208,15 +208,45 @@ def test_a_long_sequence_does_not_underflow():
         (np.zeros((2, 5, 3)), ([[1], [1]], [5, 5]), TypeError, "ctc: expected target"),
         (np.zeros((2, 5, 3)), ([1, 1], [5, 5], [1, 1]), ValueError, r"labels of shape \(2, S\)"),
         (np.zeros((2, 5, 3)), ([[1.0], [1]], [5, 5], [1, 1]), TypeError, "labels must be integers"),
-        (np.zeros((2, 5, 3)), ([[1], [1]], [5], [1, 1]), ValueError, r"input_lengths of shape \(2,\)"),
-        (np.zeros((2, 5, 3)), ([[1], [1]], [5, 6], [1, 1]), ValueError, r"input_lengths\[1\] = 6 is outside \[1, 5\]"),
+        (
+            np.zeros((2, 5, 3)),
+            ([[1], [1]], [5], [1, 1]),
+            ValueError,
+            r"input_lengths of shape \(2,\)",
+        ),
+        (
+            np.zeros((2, 5, 3)),
+            ([[1], [1]], [5, 6], [1, 1]),
+            ValueError,
+            r"input_lengths\[1\] = 6 is outside \[1, 5\]",
+        ),
         (np.zeros((2, 5, 3)), ([[1], [1]], [0, 5], [1, 1]), ValueError, r"input_lengths\[0\] = 0"),
-        (np.zeros((2, 5, 3)), ([[1], [1]], [5, 5], [1, 2]), ValueError, r"target_lengths\[1\] = 2 is outside \[0, 1\]"),
-        (np.zeros((2, 5, 3)), ([[1], [1]], [5, 5], [-1, 1]), ValueError, r"target_lengths\[0\] = -1"),
-        (np.zeros((2, 5, 3)), ([[1], [0]], [5, 5], [1, 1]), ValueError, r"labels\[1, 0\] = 0 must be in \[0, 3\) and not the blank 0"),
+        (
+            np.zeros((2, 5, 3)),
+            ([[1], [1]], [5, 5], [1, 2]),
+            ValueError,
+            r"target_lengths\[1\] = 2 is outside \[0, 1\]",
+        ),
+        (
+            np.zeros((2, 5, 3)),
+            ([[1], [1]], [5, 5], [-1, 1]),
+            ValueError,
+            r"target_lengths\[0\] = -1",
+        ),
+        (
+            np.zeros((2, 5, 3)),
+            ([[1], [0]], [5, 5], [1, 1]),
+            ValueError,
+            r"labels\[1, 0\] = 0 must be in \[0, 3\) and not the blank 0",
+        ),
         (np.zeros((2, 5, 3)), ([[1], [3]], [5, 5], [1, 1]), ValueError, r"labels\[1, 0\] = 3"),
         (np.zeros((2, 5, 3)), ([[1], [-2]], [5, 5], [1, 1]), ValueError, r"labels\[1, 0\] = -2"),
-        (np.zeros((0, 5, 3)), (np.zeros((0, 1), int), [], []), ValueError, "ctc: expected a non-empty batch"),
+        (
+            np.zeros((0, 5, 3)),
+            (np.zeros((0, 1), int), [], []),
+            ValueError,
+            "ctc: expected a non-empty batch",
+        ),
     ],
 )
 def test_errors_name_ctc(logits, target, error, match):

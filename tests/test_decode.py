@@ -98,14 +98,46 @@ def test_greedy_and_beam_accept_float32_and_lists_and_leave_inputs_alone():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: decode.greedy(np.zeros((4, 3))), ValueError, r"greedy: expected logits of shape \(N, T, K\), got \(4, 3\)"),
-        (lambda: decode.greedy(np.zeros((1, 4, 3)), blank=3), ValueError, r"greedy: blank index 3 is outside \[0, 3\)"),
-        (lambda: decode.greedy(np.zeros((1, 4, 3), complex)), TypeError, "greedy: logits must be real"),
-        (lambda: decode.greedy(np.zeros((2, 4, 3)), lengths=[4]), ValueError, r"greedy: expected integer lengths of shape \(2,\)"),
-        (lambda: decode.greedy(np.zeros((2, 4, 3)), lengths=[4, 5]), ValueError, r"greedy: lengths\[1\] = 5 is outside \[0, 4\]"),
-        (lambda: decode.beam_search(np.zeros((1, 4, 3)), 0), ValueError, "beam_search: beam_width must be >= 1, got 0"),
-        (lambda: decode.beam_search(np.zeros((1, 4, 3)), 2.5), TypeError, "beam_search: beam_width must be an int"),
-        (lambda: decode.beam_search(np.zeros((1, 4, 3)), 2, blank=-1), ValueError, "beam_search: blank index -1"),
+        (
+            lambda: decode.greedy(np.zeros((4, 3))),
+            ValueError,
+            r"greedy: expected logits of shape \(N, T, K\), got \(4, 3\)",
+        ),
+        (
+            lambda: decode.greedy(np.zeros((1, 4, 3)), blank=3),
+            ValueError,
+            r"greedy: blank index 3 is outside \[0, 3\)",
+        ),
+        (
+            lambda: decode.greedy(np.zeros((1, 4, 3), complex)),
+            TypeError,
+            "greedy: logits must be real",
+        ),
+        (
+            lambda: decode.greedy(np.zeros((2, 4, 3)), lengths=[4]),
+            ValueError,
+            r"greedy: expected integer lengths of shape \(2,\)",
+        ),
+        (
+            lambda: decode.greedy(np.zeros((2, 4, 3)), lengths=[4, 5]),
+            ValueError,
+            r"greedy: lengths\[1\] = 5 is outside \[0, 4\]",
+        ),
+        (
+            lambda: decode.beam_search(np.zeros((1, 4, 3)), 0),
+            ValueError,
+            "beam_search: beam_width must be >= 1, got 0",
+        ),
+        (
+            lambda: decode.beam_search(np.zeros((1, 4, 3)), 2.5),
+            TypeError,
+            "beam_search: beam_width must be an int",
+        ),
+        (
+            lambda: decode.beam_search(np.zeros((1, 4, 3)), 2, blank=-1),
+            ValueError,
+            "beam_search: blank index -1",
+        ),
         (lambda: decode.beam_search(np.zeros(3), 2), ValueError, "beam_search: expected logits"),
     ],
 )

@@ -65,7 +65,8 @@ from fnnet.losses.base import Array, Loss, LossPullback, as_float_array
 
 __all__ = ["alpha_recursion", "beta_recursion", "ctc", "ctc_loss", "extend_labels"]
 
-Target = tuple[Any, Any, Any]
+# (labels (N, S), input_lengths (N,), target_lengths (N,)), each array-like of integers
+Target = Any
 
 
 def ctc_loss(blank: int = 0) -> Loss:
@@ -145,7 +146,7 @@ def alpha_recursion(log_y_ext: Array, skip: Array) -> Array:
     The recursion runs over all ``T`` frames for every sequence; sequence ``n`` reads its
     ``alpha_{T_n - 1}``, the later frames are never used.
     """
-    N, T, L = log_y_ext.shape
+    T, L = log_y_ext.shape[1:]
     # alpha_0(0) = y_0(blank), alpha_0(1) = y_0(l'_1), alpha_0(s) = 0 for s >= 2
     log_alpha_0 = np.where(np.arange(L) < 2, log_y_ext[:, 0], -np.inf)
     log_alpha = [log_alpha_0]
@@ -164,7 +165,7 @@ def beta_recursion(log_y_ext: Array, skip: Array, input_lengths: Array, L_n: Arr
     Sequence ``n`` starts at its own last frame ``T_n - 1`` (``L_n = 2 S_n + 1`` states);
     ``beta`` is ``0`` (``ln = -inf``) at later frames, so their occupancy is zero.
     """
-    N, T, L = log_y_ext.shape
+    T, L = log_y_ext.shape[1:]
     s = np.arange(L)
     # beta_{T_n-1}(s) = 1 for s in {2S_n, 2S_n - 1}, 0 otherwise
     log_beta_end = np.where((s >= L_n[:, None] - 2) & (s < L_n[:, None]), 0.0, -np.inf)
@@ -184,13 +185,13 @@ def beta_recursion(log_y_ext: Array, skip: Array, input_lengths: Array, L_n: Arr
 
 def _shift_right(a: Array, k: int) -> Array:
     """``b_s = a_{s-k}`` along the last axis (``-inf`` for ``s < k``)."""
-    padded = np.concatenate([np.full(a.shape[:-1] + (k,), -np.inf, a.dtype), a], -1)
+    padded = np.concatenate([np.full((*a.shape[:-1], k), -np.inf, a.dtype), a], -1)
     return padded[..., : a.shape[-1]]
 
 
 def _shift_left(a: Array, k: int) -> Array:
     """``b_s = a_{s+k}`` along the last axis (``-inf`` beyond the end)."""
-    padded = np.concatenate([a, np.full(a.shape[:-1] + (k,), -np.inf, a.dtype)], -1)
+    padded = np.concatenate([a, np.full((*a.shape[:-1], k), -np.inf, a.dtype)], -1)
     return padded[..., k:]
 
 
@@ -235,8 +236,7 @@ def _check(logits: Any, target: Any, blank: int) -> tuple[Array, Array, Array, A
     if bad_label.any():
         n, i = (int(v) for v in np.argwhere(bad_label)[0])
         raise ValueError(
-            f"ctc: labels[{n}, {i}] = {labels[n, i]} must be in [0, {K}) and not the "
-            f"blank {blank}"
+            f"ctc: labels[{n}, {i}] = {labels[n, i]} must be in [0, {K}) and not the blank {blank}"
         )
     return X, labels.astype(np.int64), T_n.astype(np.int64), S_n.astype(np.int64)
 
