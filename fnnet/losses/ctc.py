@@ -63,7 +63,14 @@ from scipy import special
 
 from fnnet.losses.base import Array, Loss, LossPullback, as_float_array
 
-__all__ = ["alpha_recursion", "beta_recursion", "ctc", "ctc_loss", "extend_labels"]
+__all__ = [
+    "alpha_recursion",
+    "beta_recursion",
+    "ctc",
+    "ctc_loss",
+    "end_states",
+    "extend_labels",
+]
 
 # (labels (N, S), input_lengths (N,), target_lengths (N,)), each array-like of integers
 Target = Any
@@ -93,16 +100,17 @@ def ctc_loss(blank: int = 0) -> Loss:
         l_ext, skip = extend_labels(labels, S_n, blank)
         # ln y_t(l'_s), gathered along the lattice: (N, T, 2S + 1)
         log_y_ext = np.take_along_axis(log_y, l_ext[:, None, :], axis=2)
+        L = log_y_ext.shape[2]
         log_alpha = alpha_recursion(log_y_ext, skip)
-        log_beta = beta_recursion(log_y_ext, skip, T_n, 2 * S_n + 1)
-        rows = np.arange(N)
-        # ln p = ln sum_s alpha_{T_n - 1}(s) beta_{T_n - 1}(s)  (beta_{T_n - 1} picks 2S, 2S - 1)
-        log_p = special.logsumexp(log_alpha[rows, T_n - 1] + log_beta[rows, T_n - 1], axis=1)
+        # p = alpha_{T_n - 1}(2 S_n) + alpha_{T_n - 1}(2 S_n - 1)
+        log_alpha_end = log_alpha[np.arange(N), T_n - 1]
+        log_p = special.logsumexp(_masked(end_states(2 * S_n + 1, L), log_alpha_end), axis=1)
         possible = np.isfinite(log_p)
         # L = (1/N) sum_n -ln p_n / max(S_n, 1)
         value = float(np.mean(-log_p / np.maximum(S_n, 1)))
 
         def pullback(g: float = 1.0) -> Array:
+            log_beta = beta_recursion(log_y_ext, skip, T_n, 2 * S_n + 1)
             # ln gamma_t(s) = ln alpha_t(s) + ln beta_t(s) - ln p   (-inf where p = 0)
             log_gamma = log_alpha + log_beta - np.where(possible, log_p, np.inf)[:, None, None]
             # occupancy_t(k) = sum_{s : l'_s = k} gamma_t(s)
@@ -166,9 +174,8 @@ def beta_recursion(log_y_ext: Array, skip: Array, input_lengths: Array, L_n: Arr
     ``beta`` is ``0`` (``ln = -inf``) at later frames, so their occupancy is zero.
     """
     T, L = log_y_ext.shape[1:]
-    s = np.arange(L)
     # beta_{T_n-1}(s) = 1 for s in {2S_n, 2S_n - 1}, 0 otherwise
-    log_beta_end = np.where((s >= L_n[:, None] - 2) & (s < L_n[:, None]), 0.0, -np.inf)
+    log_beta_end = np.where(end_states(L_n, L), 0.0, -np.inf)
     log_beta = [np.where((input_lengths == T)[:, None], log_beta_end, -np.inf)]
     for t in range(T - 2, -1, -1):
         # e_{t+1}(s) = beta_{t+1}(s) y_{t+1}(l'_s)
@@ -181,6 +188,15 @@ def beta_recursion(log_y_ext: Array, skip: Array, input_lengths: Array, L_n: Arr
         after_end = (input_lengths - 1 < t)[:, None]
         log_beta.append(np.where(at_end, log_beta_end, np.where(after_end, -np.inf, recursion)))
     return np.stack(log_beta[::-1], axis=1)
+
+
+def end_states(L_n: Array, L: int) -> Array:
+    """``(N, L)`` masks of the states a path may end in: ``2 S_n`` and ``2 S_n - 1``.
+
+    ``L_n = 2 S_n + 1`` states are real for sequence ``n`` (an empty target has one).
+    """
+    s = np.arange(L)
+    return (s >= L_n[:, None] - 2) & (s < L_n[:, None])
 
 
 def _shift_right(a: Array, k: int) -> Array:
