@@ -262,3 +262,10 @@ def test_blank_out_of_range():
         ctc_loss(4).apply(X, target)
     with pytest.raises(ValueError, match=r"ctc: labels\[0, 0\] = 1 .* not the blank 1"):
         ctc_loss(1).apply(X, (np.array([[1, 2, 3]] * 4), np.full(4, 5), np.full(4, 3)))
+
+
+def test_blank_is_checked_when_the_loss_is_made():
+    with pytest.raises(ValueError, match="ctc: blank must be a class index >= 0, got -1"):
+        ctc_loss(-1)
+    with pytest.raises(TypeError, match="ctc: blank must be an int"):
+        ctc_loss(1.5)

@@ -90,6 +90,10 @@ def ctc_loss(blank: int = 0) -> Loss:
     zero beyond ``T_n`` and for impossible alignments (whose loss is ``inf``).
     See the module docstring (``fnnet.losses.ctc`` module) for the recursions.
     """
+    if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
+        raise TypeError(f"ctc: blank must be an int, got {blank!r}")
+    if blank < 0:
+        raise ValueError(f"ctc: blank must be a class index >= 0, got {blank}")
     blank = int(blank)
 
     def vjp(logits: Array, target: Target) -> tuple[float, LossPullback]:
