@@ -265,9 +265,9 @@ class _CellInit:
     def __call__(self, key: Key, input_shape: Any) -> tuple[Any, Params, State]:
         C, H, G = self.input_size, self.hidden_size, self.math.gates
         x_shape, s_shapes = self.split_shapes(input_shape)
-        _check_shape(self.math.name, "x", x_shape, (-1, C))
+        _check_shape(self.math.name, "x", x_shape, ("N", C))
         for name, shape in zip(("h", "c"), s_shapes):
-            _check_shape(self.math.name, name, shape, (-1, H))
+            _check_shape(self.math.name, name, shape, ("N", H))
         # uniform(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as PyTorch
         bound = 1.0 / np.sqrt(H)
         shapes = {"W_ih": (G * H, C), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
@@ -307,12 +307,11 @@ def _unpack(spec: _CellInit, xs: Any) -> tuple[Array, Cells]:
     return as_input(name, x), tuple(as_input(name, a) for a in state)
 
 
-def _check_shape(name: str, what: str, shape: tuple[int, ...], want: tuple[int, ...]) -> None:
-    """Raise unless ``shape`` matches ``want`` (``-1`` matches any size)."""
-    ok = len(shape) == len(want) and all(w in (-1, s) for s, w in zip(shape, want))
+def _check_shape(name: str, what: str, shape: tuple[int, ...], want: tuple[int | str, ...]) -> None:
+    """Raise unless ``shape`` matches ``want``, whose named dims (``"N"``) match any size."""
+    ok = len(shape) == len(want) and all(isinstance(w, str) or w == s for s, w in zip(shape, want))
     if not ok:
-        pretty = _fmt(tuple("N" if w == -1 else w for w in want))
-        raise ValueError(f"{name}: expected {what} of shape {pretty}, got {_fmt(shape)}")
+        raise ValueError(f"{name}: expected {what} of shape {_fmt(want)}, got {_fmt(shape)}")
 
 
 def _check_params(spec: _CellInit, params: Params) -> None:
@@ -334,7 +333,7 @@ def _cell(spec: _CellInit) -> Layer:
     def inputs(params: Params, xs: Any) -> tuple[Array, Cells]:
         _check_params(spec, params)
         x, state = _unpack(spec, xs)
-        _check_shape(name, "x", x.shape, (-1, spec.input_size))
+        _check_shape(name, "x", x.shape, ("N", spec.input_size))
         for what, s in zip(("h", "c"), state):
             _check_shape(name, what, s.shape, (x.shape[0], spec.hidden_size))
         return x, state
@@ -452,7 +451,7 @@ def RNN(cell: Layer) -> Layer:
     C, H = spec.input_size, spec.hidden_size
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
-        _check_shape(name, "input", tuple(input_shape), (-1, -1, C))
+        _check_shape(name, "input", tuple(input_shape), ("N", "T", C))
         N = input_shape[0]
         states = ((N, H), (N, H)) if spec.lstm else (N, H)
         _, params, _ = spec(key, ((N, C), states))
@@ -460,7 +459,7 @@ def RNN(cell: Layer) -> Layer:
 
     def forward(params: Params, X: Array) -> tuple[Array, list[Any], Array]:
         _check_params(spec, params)
-        _check_shape(name, "input", X.shape, (-1, -1, C))
+        _check_shape(name, "input", X.shape, ("N", "T", C))
         N, T, _ = X.shape
         if T == 0:
             raise ValueError(f"{name}: expected a sequence of length T >= 1, got {_fmt(X.shape)}")
