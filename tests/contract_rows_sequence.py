@@ -45,7 +45,4 @@ ROWS: list[ContractRow] = [
     ContractRow("Embedding", lambda: layers.Embedding(6, H), (2, 5), _ids),
     ContractRow("LayerNorm", lambda: layers.LayerNorm(H), (2, 5, H)),
     ContractRow("Conv1d", lambda: layers.Conv1d(C, H, 3, stride=2, padding=1), (2, 7, C)),
-    ContractRow(
-        "sequence_classifier(gru)", lambda: layers.sequence_classifier("gru", H, C, 5), (2, 5, C)
-    ),
 ]

@@ -539,8 +539,8 @@ def LastTimeStep() -> Layer:
             raise ValueError(f"{name}: expected an input (N, T, H), got {_fmt(input_shape)}")
         return (input_shape[0], input_shape[2]), {}
 
-    def apply(params: Params, X: Array) -> Array:
-        X = np.asarray(X)
+    def apply(params: Params, x: Array) -> Array:
+        X = as_input(name, x)
         if X.ndim != 3 or X.shape[1] == 0:
             raise ValueError(
                 f"{name}: expected an input (N, T, H) with T >= 1, got {_fmt(X.shape)}"
@@ -550,9 +550,9 @@ def LastTimeStep() -> Layer:
         Y.flags.writeable = False
         return Y
 
-    def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        Y = apply(params, X)
-        x_shape, dtype = np.shape(X), Y.dtype
+    def vjp(params: Params, x: Array) -> tuple[Array, Pullback]:
+        Y = apply(params, x)
+        x_shape, dtype = np.shape(x), Y.dtype
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             # dL/dX[:, t] = dL/dY at t = T - 1, and 0 elsewhere
