@@ -280,10 +280,7 @@ class _CellInit:
 
     def split_shapes(self, shapes: Any) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
         """``(x_shape, [h_shape])`` or ``(x_shape, [h_shape, c_shape])`` from the input."""
-        name, want = (
-            self.math.name,
-            "((N, C), ((N, H), (N, H)))" if self.lstm else "((N, C), (N, H))",
-        )
+        want = "((N, C), ((N, H), (N, H)))" if self.lstm else "((N, C), (N, H))"
         try:
             x_shape, s_shape = shapes
             states = list(s_shape) if self.lstm else [s_shape]
@@ -291,7 +288,8 @@ class _CellInit:
                 raise ValueError
             return tuple(x_shape), [tuple(s) for s in states]
         except (TypeError, ValueError):
-            raise ValueError(f"{name}: expected input shapes {want}, got {shapes!r}") from None
+            message = f"{self.math.name}: expected input shapes {want}, got {shapes!r}"
+            raise ValueError(message) from None
 
 
 def _unpack(spec: _CellInit, xs: Any) -> tuple[Array, Cells]:
@@ -354,14 +352,18 @@ def _cell(spec: _CellInit) -> Layer:
         params: Params, state: State, xs: Any, *, key: Key | None = None, train: bool = True
     ) -> tuple[Any, State, Pullback]:
         y, x, cells, cache = run(params, xs)
+        h = cells[0]
 
         def pullback(dy: Any) -> tuple[Params, Any]:
             d_new = tuple(np.asarray(d) for d in dy) if spec.lstm else (np.asarray(dy),)
+            # the cell's equations backwards: dL/dgi, dL/dgh and the direct paths to the state
             dgi, dgh, d_state = math.back(d_new, cache)
             # dL/dx = dL/dgi W_ih
             dx = dgi @ params["W_ih"]
+            # dL/dh = dL/dgh W_hh (+ the direct path); the LSTM's dL/dc as the cell gave it
             d_cells = _state_grad(d_state, dgh, params["W_hh"])
-            grads = _param_grads(dgi, dgh, x, cells[0], params)
+            # dL/dW_ih = dL/dgi^T x, dL/dW_hh = dL/dgh^T h, the biases' the column sums
+            grads = _param_grads(dgi, dgh, x, h, params)
             return grads, (dx, d_cells if spec.lstm else d_cells[0])
 
         return y, state, pullback
@@ -511,6 +513,8 @@ def RNN(cell: Layer) -> Layer:
             dGH = dGI if dghs[0] is dgis[0] else _rows(dghs[::-1], N * T)
             # h_{t-1} for t = 1 .. T: h_0 = 0, then the outputs but the last
             H_prev = np.concatenate((h0[:, None], Y[:, :-1]), axis=1).reshape(N * T, H)
+            # dL/dW_ih = sum_t dL/dgi_t^T x_t,  dL/dW_hh = sum_t dL/dgh_t^T h_{t-1}, and the
+            # biases' column sums: one product each over the N T rows
             grads = _param_grads(dGI, dGH, X.reshape(N * T, C), H_prev, params)
             # dL/dX = dL/dGI W_ih
             dX = (dGI @ W_ih).reshape(N, T, C) if input_grad else None
