@@ -210,3 +210,46 @@ def test_errors_name_the_layer_and_say_what_came():
         ValueError, match="sequence_classifier: kind must be 'rnn', 'gru' or 'lstm', got 'tcn'"
     ):
         sequence_classifier("tcn", 4, 8, 10)
+
+
+def _behind_linear(cell):
+    """``(a, state) -> cell((Linear(a), state))``: a cell with a Linear in front of its x."""
+    lin = layers.Linear(5, C)
+
+    def init(key, shapes):
+        k_lin, k_cell = random.split(key)
+        (n, _), state_shapes = shapes
+        _, p_lin, _ = lin.init(k_lin, (n, 5))
+        out, p_cell, _ = cell.init(k_cell, ((n, C), state_shapes))
+        return out, {"lin": p_lin, "cell": p_cell}, {}
+
+    def apply(params, state, inputs, *, key=None, train=False):
+        a, s = inputs
+        x, _ = lin.apply(params["lin"], {}, a)
+        return cell.apply(params["cell"], {}, (x, s))[0], state
+
+    def vjp(params, state, inputs, *, key=None, train=True):
+        a, s = inputs
+        x, _, lin_pullback = lin.vjp(params["lin"], {}, a)
+        y, _, cell_pullback = cell.vjp(params["cell"], {}, (x, s))
+
+        def pullback(dy):
+            g_cell, (dx, ds) = cell_pullback(dy)
+            g_lin, da = lin_pullback(dx)
+            return {"lin": g_lin, "cell": g_cell}, (da, ds)
+
+        return y, state, pullback
+
+    return layers.Layer(init, apply, vjp)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_cell_gradients_behind_a_linear(kind):
+    lstm = kind == "lstm"
+    model = _behind_linear(KINDS[kind](dtype=np.float64))
+    states = ((-1, H), (-1, H)) if lstm else (-1, H)
+    _, params, _ = model.init(random.key(0), ((-1, 5), states))
+    params = randomize(params, seed=1)
+    a = rand((N, 5), 4)
+    _, state = _cell_inputs(kind)
+    assert check_tuple_layer(model, params, (a, state), seed=3) < 1e-6
