@@ -140,3 +140,29 @@ def test_sequence_classifier_matches_torch():
     _grads_close(grads["0"], gru, suffix="_l0")
     _close(grads["2"]["W"], lin.weight.grad)
     _close(grads["2"]["b"], lin.bias.grad)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_rnn_float32_stays_close_to_torch(kind):
+    """float32 in, float32 out, within float32 round-off of PyTorch's float32 result."""
+    make_ref = SEQUENCES[kind][1]
+    rnn = layers.RNN(layers.GRUCell(C, H) if kind == "gru" else layers.LSTMCell(C, H))
+    _, params, state = rnn.init(random.key(4), (-1, T, C))
+    X, dY = rand((N, T, C), 12, np.float32), rand((N, T, H), 13, np.float32)
+    Y, _, pullback = rnn.vjp(params, state, X)
+    grads, dX = pullback(dY)
+    assert Y.dtype == dX.dtype == np.float32
+    ref = make_ref()
+    with torch.no_grad():
+        for ours, theirs in PARAMS.items():
+            getattr(ref, theirs + "_l0").copy_(torch.tensor(params[ours]))
+    Xt = torch.tensor(X, requires_grad=True)
+    Yt = ref(Xt)[0]
+    Yt.backward(torch.tensor(dY))
+    np.testing.assert_allclose(Y, Yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dX, Xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for ours, theirs in PARAMS.items():
+        assert grads[ours].dtype == np.float32
+        np.testing.assert_allclose(
+            grads[ours], getattr(ref, theirs + "_l0").grad.numpy(), rtol=1e-4, atol=1e-5
+        )
