@@ -23,30 +23,49 @@ from fnnet.layers.base import (
 )
 from fnnet.layers.combinators import serial
 from fnnet.layers.conv import Conv2d
+from fnnet.layers.conv1d import Conv1d
 from fnnet.layers.dropout import Dropout
+from fnnet.layers.embedding import Embedding
+from fnnet.layers.layernorm import LayerNorm
 from fnnet.layers.linear import Linear
 from fnnet.layers.mlp import mlp
 from fnnet.layers.normalization import BatchNorm1d, BatchNorm2d
 from fnnet.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from fnnet.layers.recurrent import (
+    RNN,
+    GRUCell,
+    LastTimeStep,
+    LSTMCell,
+    RNNCell,
+    sequence_classifier,
+)
 from fnnet.layers.reshape import Flatten
 
 __all__ = [
     "ELU",
     "GELU",
+    "RNN",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GRUCell",
     "GlobalAvgPool2d",
     "Identity",
+    "LSTMCell",
+    "LastTimeStep",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MaxPool2d",
     "Pullback",
+    "RNNCell",
     "ReLU",
     "SiLU",
     "Sigmoid",
@@ -56,6 +75,7 @@ __all__ = [
     "layer_name",
     "mlp",
     "named",
+    "sequence_classifier",
     "serial",
     "skips_input_grad",
     "stateless",
