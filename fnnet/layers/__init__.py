@@ -14,6 +14,7 @@ from fnnet.layers.activations import (
     Tanh,
 )
 from fnnet.layers.base import (
+    Branches,
     Layer,
     Pullback,
     layer_name,
@@ -21,7 +22,8 @@ from fnnet.layers.base import (
     skips_input_grad,
     stateless,
 )
-from fnnet.layers.combinators import serial
+from fnnet.layers.branches import fan_in_concat, fan_in_sum, fan_out
+from fnnet.layers.combinators import parallel, residual, serial
 from fnnet.layers.conv import Conv2d
 from fnnet.layers.dropout import Dropout
 from fnnet.layers.linear import Linear
@@ -36,6 +38,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Branches",
     "Conv2d",
     "Dropout",
     "Flatten",
@@ -53,9 +56,14 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "fan_in_concat",
+    "fan_in_sum",
+    "fan_out",
     "layer_name",
     "mlp",
     "named",
+    "parallel",
+    "residual",
     "serial",
     "skips_input_grad",
     "stateless",

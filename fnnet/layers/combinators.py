@@ -1,13 +1,33 @@
-"""Combinators: layers built from layers."""
+"""Combinators: layers built from layers.
+
+``serial`` runs layers one after the other, ``parallel`` side by side on the parts of a
+tuple input, ``residual`` adds a layer's output to its input. Their params and state are
+dicts keyed by position, ``{"0": ..., "1": ..., ...}``; each checks, before running, that
+the trees it is given have exactly those keys. The branch points ``fan_out``,
+``fan_in_sum`` and ``fan_in_concat`` are in :mod:`fnnet.layers.branches`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State, layer_name
+from fnnet.layers.activations import Identity
+from fnnet.layers.base import (
+    Array,
+    Branches,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    State,
+    as_input,
+    layer_name,
+)
+from fnnet.layers.branches import fan_in_sum, fan_out, fmt_shape, is_shapes, same_shape
 from fnnet.random import Key, split
 
-__all__ = ["serial"]
+__all__ = ["parallel", "residual", "serial"]
 
 
 def serial(*layers: Layer) -> Layer:
@@ -19,14 +39,15 @@ def serial(*layers: Layer) -> Layer:
     chain rule, last layer first: ``dL/dx_i = pullback_i(dL/dx_{i+1})``.
     ``pullback(dy, input_grad=False)`` returns ``(grads, None)`` and lets the first layer
     skip its input gradient when it declares ``skips_input_grad``.
+    Inputs and outputs between layers may be arrays or tuples of arrays (branches).
+    Params or state without exactly the keys ``"0"..."n-1"`` are an error that names
+    them: ``serial: params has keys ['0', '1'], expected ['0', '1', '2'] (missing '2')``.
     A shape error inside names the layer:
     ``serial layer 2 (Linear): expected input (..., 256), got (128, 255)``.
     """
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(f"serial: argument {i} is not a Layer, got {type(layer).__name__}")
+    _check_layers("serial", layers)
     names = [layer_name(layer) for layer in layers]
-    slots = [str(i) for i in range(len(layers))]
+    slots = tuple(str(i) for i in range(len(layers)))
     first_skips = bool(layers) and layers[0].skips_input_grad
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
@@ -39,12 +60,14 @@ def serial(*layers: Layer) -> Layer:
             for i, (slot, layer) in enumerate(zip(slots, layers)):
                 shape, params[slot], state[slot] = layer.init(keys[i], shape)
         except (ValueError, TypeError) as err:
-            _reraise(err, i, names[i])
+            _reraise(err, f"serial layer {i}", names[i])
         return shape, params, state
 
     def apply(
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
     ) -> tuple[Array, State]:
+        if _differ(params, state, slots):
+            check_slots("serial", params, state, slots)
         keys = _layer_keys(key, len(layers))
         new_state: State = {}
         i = 0
@@ -54,12 +77,14 @@ def serial(*layers: Layer) -> Layer:
                     params[slot], state[slot], x, key=keys[i], train=train
                 )
         except (ValueError, TypeError) as err:
-            _reraise(err, i, names[i])
+            _reraise(err, f"serial layer {i}", names[i])
         return x, new_state
 
     def vjp(
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
     ) -> tuple[Array, State, Pullback]:
+        if _differ(params, state, slots):
+            check_slots("serial", params, state, slots)
         keys = _layer_keys(key, len(layers))
         new_state: State = {}
         pullbacks: list[Pullback] = []
@@ -71,7 +96,7 @@ def serial(*layers: Layer) -> Layer:
                 )
                 pullbacks.append(pullback_i)
         except (ValueError, TypeError) as err:
-            _reraise(err, i, names[i])
+            _reraise(err, f"serial layer {i}", names[i])
 
         def pullback(dy: Any, input_grad: bool = True) -> tuple[Params, Any]:
             grads: dict[str, Any] = {}
@@ -87,7 +112,268 @@ def serial(*layers: Layer) -> Layer:
 
         return x, new_state, pullback
 
-    return Layer(init, apply, vjp, name="serial", skips_input_grad=True)
+    return Layer(init, apply, vjp, name="serial", skips_input_grad=True, children=tuple(layers))
+
+
+def parallel(*layers: Layer) -> Layer:
+    """Run ``layers`` side by side: ``(x_0, ..., x_{n-1}) -> (f_0(x_0), ..., f_{n-1}(x_{n-1}))``.
+
+    The input is a tuple of ``n`` arrays (``init``: a tuple of ``n`` shapes), one per
+    branch; the output is the tuple of the branches' outputs. Params and state are keyed
+    by branch, ``{"0": ..., "1": ..., ...}`` as in ``serial``; ``key`` is split so that
+    each branch gets its own, and every branch's state is threaded through. The pullback
+    takes a tuple cotangent and pulls each part back through its own branch, as the
+    branches share nothing: ``dL/dx_i = pullback_i(dL/dy_i)``. A wrong number of inputs
+    is a ``ValueError`` at ``init`` (and at ``apply``); an error inside a branch names it:
+    ``parallel branch 1 (Linear): expected input (..., 4), got (-1, 3)``.
+    """
+    _check_layers("parallel", layers)
+    if not layers:
+        raise ValueError("parallel: expected at least one layer, got none")
+    n = len(layers)
+    names = [layer_name(layer) for layer in layers]
+    slots = tuple(str(i) for i in range(n))
+
+    def init(key: Key, input_shape: Any) -> tuple[Any, Params, State]:
+        if not is_shapes(input_shape) or len(input_shape) != n:
+            raise ValueError(
+                f"parallel: expected a tuple of {n} input shapes (one per branch), "
+                f"got {_count(input_shape, is_shapes(input_shape))} {fmt_shape(input_shape)}"
+            )
+        keys = split(key, n)
+        shapes: list[Any] = []
+        params: Params = {}
+        state: State = {}
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                shape, params[slot], state[slot] = layer.init(keys[i], tuple(input_shape[i]))
+                shapes.append(shape)
+        except (ValueError, TypeError) as err:
+            _reraise(err, f"parallel branch {i}", names[i])
+        return tuple(shapes), params, state
+
+    def inputs(x: Any) -> Any:
+        if not isinstance(x, (tuple, list)) or len(x) != n:
+            got = f"a {type(x).__name__} of {len(x)}" if isinstance(x, (tuple, list)) else "one"
+            raise ValueError(
+                f"parallel: expected a tuple of {n} inputs (one per branch), got {got}"
+            )
+        return x
+
+    def apply(
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = False
+    ) -> tuple[tuple[Any, ...], State]:
+        if _differ(params, state, slots):
+            check_slots("parallel", params, state, slots)
+        x = inputs(x)
+        keys = _layer_keys(key, n)
+        ys: list[Any] = []
+        new_state: State = {}
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                y_i, new_state[slot] = layer.apply(
+                    params[slot], state[slot], x[i], key=keys[i], train=train
+                )
+                ys.append(y_i)
+        except (ValueError, TypeError) as err:
+            _reraise(err, f"parallel branch {i}", names[i])
+        return tuple(ys), new_state
+
+    def vjp(
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = True
+    ) -> tuple[tuple[Any, ...], State, Pullback]:
+        if _differ(params, state, slots):
+            check_slots("parallel", params, state, slots)
+        x = inputs(x)
+        keys = _layer_keys(key, n)
+        ys: list[Any] = []
+        new_state: State = {}
+        pullbacks: list[Pullback] = []
+        i = 0
+        try:
+            for i, (slot, layer) in enumerate(zip(slots, layers)):
+                y_i, new_state[slot], pullback_i = layer.vjp(
+                    params[slot], state[slot], x[i], key=keys[i], train=train
+                )
+                ys.append(y_i)
+                pullbacks.append(pullback_i)
+        except (ValueError, TypeError) as err:
+            _reraise(err, f"parallel branch {i}", names[i])
+
+        def pullback(dy: Any) -> tuple[Params, tuple[Any, ...]]:
+            dy = inputs(dy)
+            grads: Params = {}
+            dx: list[Any] = []
+            # the branches share nothing: dL/dx_i = pullback_i(dL/dy_i)
+            for i, slot in enumerate(slots):
+                grads[slot], dx_i = pullbacks[i](dy[i])
+                dx.append(dx_i)
+            return grads, tuple(dx)
+
+        return tuple(ys), new_state, pullback
+
+    return Layer(init, apply, vjp, name="parallel", children=Branches(layers))
+
+
+def residual(layer: Layer) -> Layer:
+    """``y = x + f(x)``: a skip connection around ``layer`` (``f``), as in ResNets.
+
+    The same function as ``serial(fan_out(2), parallel(layer, Identity()), fan_in_sum())``,
+    with the same params and state layout, so that trees (and ``init`` with the same key)
+    are interchangeable between the two::
+
+        params = {"0": {}, "1": {"0": <layer's params>, "1": {}}, "2": {}}
+
+    (``params["1"]["0"]`` are the layer's params.) ``key`` reaches ``layer`` as it would
+    through that ``serial``. Pullback, given ``dL/dy``::
+
+        dL/dx = dL/dy + J_f(x)^T dL/dy
+
+    the skip path and the branch meet at ``x``, so their gradients add (``fan_out``'s
+    rule). ``f`` must keep the shape of its input: otherwise a ``ValueError`` at ``init``
+    names the branch and both shapes. Where the shapes differ (channels change), put a
+    projection in the skip path with ``serial(fan_out(2), parallel(f, projection),
+    fan_in_sum())``.
+    """
+    _check_layers("residual", (layer,))
+    name = layer_name(layer)
+    equivalent = serial(fan_out(2), parallel(layer, Identity()), fan_in_sum())
+
+    def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
+        if is_shapes(input_shape):
+            raise ValueError(
+                f"residual: expected one input shape, got the shapes {fmt_shape(input_shape)}"
+            )
+        try:
+            out_shape, params, state = layer.init(_branch_key_of(key), tuple(input_shape))
+        except (ValueError, TypeError) as err:
+            _reraise(err, "residual branch 0", name)
+        if is_shapes(out_shape) or not same_shape(out_shape, input_shape):
+            raise ValueError(
+                f"residual: branch 0 ({name}) outputs {fmt_shape(out_shape)}, but the skip "
+                f"branch 1 carries the input {fmt_shape(input_shape)}; x + f(x) needs equal shapes"
+            )
+        return tuple(input_shape), _layout(params), _layout(state)
+
+    def branch_trees(params: Params, state: State) -> tuple[Params, State]:
+        """The layer's own params and state, out of the serial-equivalent layout."""
+        if _differ(params, state, _SLOTS3):
+            check_slots("residual", params, state, _SLOTS3)
+        p1, s1 = params["1"], state["1"]
+        if _differ(p1, s1, _SLOTS2):
+            check_slots("residual", p1, s1, _SLOTS2, at="['1']")
+        return p1["0"], s1["0"]
+
+    def check_output(X: Array, F: Any) -> None:
+        if getattr(F, "shape", None) != X.shape:
+            raise ValueError(
+                f"residual: branch 0 ({name}) outputs {fmt_shape(getattr(F, 'shape', ()))}, "
+                f"but the skip branch 1 carries the input {fmt_shape(X.shape)}"
+            )
+
+    def apply(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        theta, s = branch_trees(params, state)
+        X = as_input("residual", x)
+        try:
+            F, new_s = layer.apply(theta, s, X, key=_branch_key(key), train=train)
+        except (ValueError, TypeError) as err:
+            _reraise(err, "residual branch 0", name)
+        check_output(X, F)
+        # y = x + f(x)
+        Y = X + F
+        return Y, _layout(new_s)
+
+    def vjp(
+        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
+    ) -> tuple[Array, State, Pullback]:
+        theta, s = branch_trees(params, state)
+        X = as_input("residual", x)
+        try:
+            F, new_s, pullback_f = layer.vjp(theta, s, X, key=_branch_key(key), train=train)
+        except (ValueError, TypeError) as err:
+            _reraise(err, "residual branch 0", name)
+        check_output(X, F)
+        # y = x + f(x)
+        Y = X + F
+
+        def pullback(dLdY: Array) -> tuple[Params, Array]:
+            # the branch: dL/dtheta and J_f^T dL/dy, from the layer's own pullback
+            dLdtheta, dLdX_f = pullback_f(dLdY)
+            # the skip path and the branch meet at x: dL/dx = dL/dy + J_f^T dL/dy
+            dLdX = dLdY + dLdX_f
+            return _layout(dLdtheta), dLdX
+
+        return Y, _layout(new_s), pullback
+
+    return Layer(init, apply, vjp, name="residual", children=equivalent.children)
+
+
+_SLOTS3 = ("0", "1", "2")
+_SLOTS2 = ("0", "1")
+
+
+def _layout(tree: Any) -> dict[str, Any]:
+    """A residual branch's tree placed as in ``serial(fan_out, parallel(f, Identity), ...)``."""
+    return {"0": {}, "1": {"0": tree, "1": {}}, "2": {}}
+
+
+def _branch_key_of(key: Key) -> Key:
+    """The key that ``serial(fan_out(2), parallel(f, Identity()), fan_in_sum())`` gives ``f``:
+    the second of serial's three keys, then the first of parallel's two."""
+    return split(split(key, 3)[1], 2)[0]
+
+
+def _branch_key(key: Key | None) -> Key | None:
+    return None if key is None else _branch_key_of(key)
+
+
+def _differ(params: Any, state: Any, slots: tuple[str, ...]) -> bool:
+    """The quick test: not two dicts whose keys are ``slots`` in order (then check slowly)."""
+    return (
+        type(params) is not dict
+        or type(state) is not dict
+        or tuple(params) != slots
+        or tuple(state) != slots
+    )
+
+
+def check_slots(where: str, params: Any, state: Any, slots: tuple[str, ...], at: str = "") -> None:
+    """Raise unless ``params`` and ``state`` are dicts with exactly the keys ``slots``.
+
+    Called when a quick comparison of key tuples failed: keys in another order pass, a
+    non-dict is a ``TypeError``, missing or extra keys a ``ValueError`` naming them.
+    ``at`` names a subtree (``"['1']"``) for combinators whose slots are nested.
+    """
+    expected = list(slots)
+    for what, tree in ((f"params{at}", params), (f"state{at}", state)):
+        if not isinstance(tree, Mapping):
+            raise TypeError(
+                f"{where}: {what} must be a dict with keys {expected}, got {type(tree).__name__}"
+            )
+        keys = list(tree)
+        if set(keys) != set(slots):
+            missing = [k for k in slots if k not in tree]
+            extra = [k for k in keys if k not in slots]
+            detail = "; ".join(
+                f"{label} {', '.join(repr(k) for k in ks)}"
+                for label, ks in (("missing", missing), ("extra", extra))
+                if ks
+            )
+            raise ValueError(f"{where}: {what} has keys {keys}, expected {expected} ({detail})")
+
+
+def _check_layers(where: str, layers: tuple[Any, ...]) -> None:
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{where}: argument {i} is not a Layer, got {type(layer).__name__}")
+
+
+def _count(shape: Any, several: bool) -> str:
+    return f"{len(shape)} shapes" if several else "the single shape"
 
 
 def _layer_keys(key: Key | None, n: int) -> tuple[Key | None, ...]:
@@ -95,12 +381,12 @@ def _layer_keys(key: Key | None, n: int) -> tuple[Key | None, ...]:
     return split(key, n) if key is not None else (None,) * n
 
 
-def _reraise(err: Exception, index: int, name: str) -> NoReturn:
-    """Re-raise ``err`` (ValueError/TypeError) with the place inside ``serial`` in front."""
+def _reraise(err: Exception, where: str, name: str) -> NoReturn:
+    """Re-raise ``err`` (ValueError/TypeError) with the place (``where`` and kind) in front."""
     message = str(err)
     if message.startswith(f"{name}: "):  # the layer already named its kind
         message = message[len(name) + 2 :]
-    prefix = f"serial layer {index} ({name}): "
+    prefix = f"{where} ({name}): "
     cls = type(err)
     try:
         new = cls(prefix + message)
