@@ -25,6 +25,7 @@ from fnnet.grad import (
     check_loss_grads,
     value_and_grad,
 )
+from fnnet.summary import summary
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "optim",
     "random",
     "runtime",
+    "summary",
     "training",
     "tree",
     "value_and_grad",
