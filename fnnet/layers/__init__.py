@@ -31,6 +31,7 @@ from fnnet.layers.mlp import mlp
 from fnnet.layers.normalization import BatchNorm1d, BatchNorm2d
 from fnnet.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from fnnet.layers.reshape import Flatten
+from fnnet.layers.resnet import basic_block, resnet
 
 __all__ = [
     "ELU",
@@ -56,6 +57,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "basic_block",
     "fan_in_concat",
     "fan_in_sum",
     "fan_out",
@@ -64,6 +66,7 @@ __all__ = [
     "named",
     "parallel",
     "residual",
+    "resnet",
     "serial",
     "skips_input_grad",
     "stateless",
