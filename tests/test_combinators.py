@@ -249,7 +249,8 @@ def test_serial_checks_the_keys_of_params_and_state_before_running():
     ):
         net.apply({"0": params["0"], "1": params["1"]}, state, x)
     with pytest.raises(
-        ValueError, match=r"serial: params has keys \[\], expected \['0', '1', '2'\] \(missing '0', '1', '2'\)"
+        ValueError,
+        match=r"serial: params has keys \[\], expected \['0', '1', '2'\] \(missing '0', '1', '2'\)",
     ):
         net.vjp({}, state, x)
     with pytest.raises(ValueError, match=r"serial: state has keys \[\], expected"):
@@ -258,7 +259,9 @@ def test_serial_checks_the_keys_of_params_and_state_before_running():
         net.apply({**params, "3": {}}, state, x)
     with pytest.raises(ValueError, match=r"\(missing '2'; extra 'x'\)"):
         net.apply({"0": {}, "1": params["1"], "x": params["2"]}, state, x)
-    with pytest.raises(TypeError, match=r"serial: params must be a dict with keys \['0', '1', '2'\], got list"):
+    with pytest.raises(
+        TypeError, match=r"serial: params must be a dict with keys \['0', '1', '2'\], got list"
+    ):
         net.apply([params["0"], params["1"], params["2"]], state, x)
     assert log == []  # no layer ran
     # the same keys in another order are the same tree

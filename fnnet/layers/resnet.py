@@ -57,9 +57,7 @@ def basic_block(in_channels: int, out_channels: int, stride: int = 1) -> Layer:
         BatchNorm2d(out_channels, eps=BN_EPS),
     )
     # y = ReLU(F(x) + P(x)), P the 1x1 projection
-    return named(
-        serial(fan_out(2), parallel(F, projection), fan_in_sum(), ReLU()), "BasicBlock"
-    )
+    return named(serial(fan_out(2), parallel(F, projection), fan_in_sum(), ReLU()), "BasicBlock")
 
 
 def resnet(
