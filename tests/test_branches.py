@@ -391,3 +391,30 @@ def test_a_model_with_two_inputs_and_two_outputs():
 def test_layers_module_exports_the_combinators():
     for name in ["fan_out", "parallel", "fan_in_sum", "fan_in_concat", "residual"]:
         assert name in layers.__all__ and callable(getattr(layers, name))
+
+
+def test_the_contract_rows_keep_dtypes_and_inputs_and_repeat_their_pullbacks():
+    from contract_rows_composition import ROWS
+
+    for row in ROWS:
+        for dtype in row.dtypes:
+            layer = row.make_layer()
+            _, params, state = layer.init(KEY, row.input_shape)
+            several = isinstance(row.input_shape[0], tuple)
+            shapes = row.input_shape if several else (row.input_shape,)
+            xs = tuple(rand(s, seed=k, dtype=dtype) for k, s in enumerate(shapes))
+            x = xs if several else xs[0]
+            copies = [a.copy() for a in xs]
+            k = random.key(1)
+            y, _, pullback = layer.vjp(params, state, x, key=k, train=row.train)
+            y_apply, _ = layer.apply(params, state, x, key=k, train=row.train)
+            dy = tree.map(lambda a: np.ones_like(a), y)
+            g1, dx1 = pullback(dy)
+            g2, dx2 = pullback(dy)
+            for a, b in zip(tree.leaves((y, g1, dx1)), tree.leaves((y_apply, g2, dx2))):
+                np.testing.assert_array_equal(a, b)
+            for a in tree.leaves((y, dx1)):
+                assert a.dtype == dtype, (row.name, dtype)
+            for a, c in zip(xs, copies):
+                np.testing.assert_array_equal(a, c)
+            assert tree.structure_equal(g1, params)
