@@ -33,13 +33,13 @@ __all__ = ["Row", "Summary", "summary"]
 
 class Row(NamedTuple):
     """One leaf layer: ``path`` in the param tree, ``kind``, ``output_shape`` (a shape or a
-    tuple of shapes), ``params`` (``[(name, shape), ...]``) and ``count`` (their size)."""
+    tuple of shapes), ``params`` (``[(name, shape), ...]``) and ``num_params`` (their size)."""
 
     path: str
     kind: str
     output_shape: Any
     params: list[tuple[str, tuple[int, ...]]]
-    count: int
+    num_params: int
 
 
 class Summary(str):
@@ -110,7 +110,7 @@ def _table(rows: list[Row], num_params: int, num_bytes: int) -> str:
             r.kind,
             fmt_shape(r.output_shape),
             ", ".join(f"{name} {fmt_shape(s)}" for name, s in r.params),
-            f"{r.count:,}",
+            f"{r.num_params:,}",
         )
         for r in rows
     ]

@@ -418,3 +418,17 @@ def test_the_contract_rows_keep_dtypes_and_inputs_and_repeat_their_pullbacks():
             for a, c in zip(xs, copies):
                 np.testing.assert_array_equal(a, c)
             assert tree.structure_equal(g1, params)
+
+
+def test_residual_takes_one_array():
+    net = residual(Tanh())
+    with pytest.raises(TypeError, match="residual: expected one array, got a tuple of 2"):
+        net.apply(*net.init(KEY, (-1, 2))[1:], (np.ones((1, 2)), np.ones((1, 2))))
+    with pytest.raises(ValueError, match=r"residual: expected one input shape, got the shapes"):
+        net.init(KEY, ((-1, 2), (-1, 2)))
+    y, _ = net.apply(
+        {"0": {}, "1": {"0": {}, "1": {}}, "2": {}},
+        {"0": {}, "1": {"0": {}, "1": {}}, "2": {}},
+        [[1, 2]],
+    )
+    assert y.dtype == np.float32 and np.allclose(y, [[1 + np.tanh(1), 2 + np.tanh(2)]])

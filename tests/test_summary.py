@@ -54,7 +54,7 @@ def test_summary_walks_nested_serial_inside_parallel_inside_serial():
     kinds = [r.kind for r in s.rows]
     assert kinds == ["Linear", "fan_out", "Linear", "Tanh", "Linear", "Linear", "fan_in_concat"]
     assert s.rows[1].output_shape == ((-1, 4), (-1, 4))
-    assert s.rows[4].output_shape == (-1, 1000) and s.rows[4].count == 6000
+    assert s.rows[4].output_shape == (-1, 1000) and s.rows[4].num_params == 6000
     assert s.rows[4].params == [("W", (1000, 5)), ("b", (1000,))]
     assert s.rows[-1].output_shape == (-1, 1002)
     assert "((-1, 4), (-1, 4))" in s and "W (1000, 5), b (1000,)" in s and "6,000" in s

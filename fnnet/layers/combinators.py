@@ -266,6 +266,11 @@ def residual(layer: Layer) -> Layer:
             check_slots("residual", p1, s1, _SLOTS2, at="['1']")
         return p1["0"], s1["0"]
 
+    def skip_input(x: Any) -> Array:
+        if isinstance(x, (tuple, list)) and len(x) and hasattr(x[0], "shape"):
+            raise TypeError(f"residual: expected one array, got a {type(x).__name__} of {len(x)}")
+        return as_input("residual", x)
+
     def check_output(X: Array, F: Any) -> None:
         if getattr(F, "shape", None) != X.shape:
             raise ValueError(
@@ -277,7 +282,7 @@ def residual(layer: Layer) -> Layer:
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
     ) -> tuple[Array, State]:
         theta, s = branch_trees(params, state)
-        X = as_input("residual", x)
+        X = skip_input(x)
         try:
             F, new_s = layer.apply(theta, s, X, key=_branch_key(key), train=train)
         except (ValueError, TypeError) as err:
@@ -291,7 +296,7 @@ def residual(layer: Layer) -> Layer:
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
     ) -> tuple[Array, State, Pullback]:
         theta, s = branch_trees(params, state)
-        X = as_input("residual", x)
+        X = skip_input(x)
         try:
             F, new_s, pullback_f = layer.vjp(theta, s, X, key=_branch_key(key), train=train)
         except (ValueError, TypeError) as err:
