@@ -23,7 +23,7 @@ from fnnet.layers.base import (
     stateless,
 )
 from fnnet.layers.branches import fan_in_concat, fan_in_sum, fan_out
-from fnnet.layers.combinators import parallel, residual, serial
+from fnnet.layers.combinators import parallel, serial
 from fnnet.layers.conv import Conv2d
 from fnnet.layers.dropout import Dropout
 from fnnet.layers.linear import Linear
@@ -31,6 +31,7 @@ from fnnet.layers.mlp import mlp
 from fnnet.layers.normalization import BatchNorm1d, BatchNorm2d
 from fnnet.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from fnnet.layers.reshape import Flatten
+from fnnet.layers.residual import residual
 from fnnet.layers.resnet import basic_block, resnet
 
 __all__ = [

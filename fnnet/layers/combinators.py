@@ -1,10 +1,10 @@
 """Combinators: layers built from layers.
 
 ``serial`` runs layers one after the other, ``parallel`` side by side on the parts of a
-tuple input, ``residual`` adds a layer's output to its input. Their params and state are
-dicts keyed by position, ``{"0": ..., "1": ..., ...}``; each checks, before running, that
-the trees it is given have exactly those keys. The branch points ``fan_out``,
-``fan_in_sum`` and ``fan_in_concat`` are in :mod:`fnnet.layers.branches`.
+tuple input. Their params and state are dicts keyed by position, ``{"0": ..., "1": ...}``;
+each checks, before running, that the trees it is given have exactly those keys. The
+branch points ``fan_out``, ``fan_in_sum`` and ``fan_in_concat`` are in
+:mod:`fnnet.layers.branches`, ``residual`` in :mod:`fnnet.layers.residual`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from fnnet.layers.activations import Identity
 from fnnet.layers.base import (
     Array,
     Branches,
@@ -21,13 +20,12 @@ from fnnet.layers.base import (
     Pullback,
     Shape,
     State,
-    as_input,
     layer_name,
 )
-from fnnet.layers.branches import fan_in_sum, fan_out, fmt_shape, is_shapes, same_shape
+from fnnet.layers.branches import fmt_shape, is_shapes
 from fnnet.random import Key, split
 
-__all__ = ["parallel", "residual", "serial"]
+__all__ = ["check_slots", "keys_differ", "parallel", "serial"]
 
 
 def serial(*layers: Layer) -> Layer:
@@ -45,7 +43,7 @@ def serial(*layers: Layer) -> Layer:
     A shape error inside names the layer:
     ``serial layer 2 (Linear): expected input (..., 256), got (128, 255)``.
     """
-    _check_layers("serial", layers)
+    check_layers("serial", layers)
     names = [layer_name(layer) for layer in layers]
     slots = tuple(str(i) for i in range(len(layers)))
     first_skips = bool(layers) and layers[0].skips_input_grad
@@ -60,13 +58,13 @@ def serial(*layers: Layer) -> Layer:
             for i, (slot, layer) in enumerate(zip(slots, layers)):
                 shape, params[slot], state[slot] = layer.init(keys[i], shape)
         except (ValueError, TypeError) as err:
-            _reraise(err, f"serial layer {i}", names[i])
+            reraise_at(err, f"serial layer {i}", names[i])
         return shape, params, state
 
     def apply(
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
     ) -> tuple[Array, State]:
-        if _differ(params, state, slots):
+        if keys_differ(params, state, slots):
             check_slots("serial", params, state, slots)
         keys = _layer_keys(key, len(layers))
         new_state: State = {}
@@ -77,13 +75,13 @@ def serial(*layers: Layer) -> Layer:
                     params[slot], state[slot], x, key=keys[i], train=train
                 )
         except (ValueError, TypeError) as err:
-            _reraise(err, f"serial layer {i}", names[i])
+            reraise_at(err, f"serial layer {i}", names[i])
         return x, new_state
 
     def vjp(
         params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
     ) -> tuple[Array, State, Pullback]:
-        if _differ(params, state, slots):
+        if keys_differ(params, state, slots):
             check_slots("serial", params, state, slots)
         keys = _layer_keys(key, len(layers))
         new_state: State = {}
@@ -96,7 +94,7 @@ def serial(*layers: Layer) -> Layer:
                 )
                 pullbacks.append(pullback_i)
         except (ValueError, TypeError) as err:
-            _reraise(err, f"serial layer {i}", names[i])
+            reraise_at(err, f"serial layer {i}", names[i])
 
         def pullback(dy: Any, input_grad: bool = True) -> tuple[Params, Any]:
             grads: dict[str, Any] = {}
@@ -127,7 +125,7 @@ def parallel(*layers: Layer) -> Layer:
     is a ``ValueError`` at ``init`` (and at ``apply``); an error inside a branch names it:
     ``parallel branch 1 (Linear): expected input (..., 4), got (-1, 3)``.
     """
-    _check_layers("parallel", layers)
+    check_layers("parallel", layers)
     if not layers:
         raise ValueError("parallel: expected at least one layer, got none")
     n = len(layers)
@@ -150,7 +148,7 @@ def parallel(*layers: Layer) -> Layer:
                 shape, params[slot], state[slot] = layer.init(keys[i], tuple(input_shape[i]))
                 shapes.append(shape)
         except (ValueError, TypeError) as err:
-            _reraise(err, f"parallel branch {i}", names[i])
+            reraise_at(err, f"parallel branch {i}", names[i])
         return tuple(shapes), params, state
 
     def inputs(x: Any) -> Any:
@@ -164,7 +162,7 @@ def parallel(*layers: Layer) -> Layer:
     def apply(
         params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = False
     ) -> tuple[tuple[Any, ...], State]:
-        if _differ(params, state, slots):
+        if keys_differ(params, state, slots):
             check_slots("parallel", params, state, slots)
         x = inputs(x)
         keys = _layer_keys(key, n)
@@ -178,13 +176,13 @@ def parallel(*layers: Layer) -> Layer:
                 )
                 ys.append(y_i)
         except (ValueError, TypeError) as err:
-            _reraise(err, f"parallel branch {i}", names[i])
+            reraise_at(err, f"parallel branch {i}", names[i])
         return tuple(ys), new_state
 
     def vjp(
         params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = True
     ) -> tuple[tuple[Any, ...], State, Pullback]:
-        if _differ(params, state, slots):
+        if keys_differ(params, state, slots):
             check_slots("parallel", params, state, slots)
         x = inputs(x)
         keys = _layer_keys(key, n)
@@ -200,7 +198,7 @@ def parallel(*layers: Layer) -> Layer:
                 ys.append(y_i)
                 pullbacks.append(pullback_i)
         except (ValueError, TypeError) as err:
-            _reraise(err, f"parallel branch {i}", names[i])
+            reraise_at(err, f"parallel branch {i}", names[i])
 
         def pullback(dy: Any) -> tuple[Params, tuple[Any, ...]]:
             dy = inputs(dy)
@@ -217,126 +215,7 @@ def parallel(*layers: Layer) -> Layer:
     return Layer(init, apply, vjp, name="parallel", children=Branches(layers))
 
 
-def residual(layer: Layer) -> Layer:
-    """``y = x + f(x)``: a skip connection around ``layer`` (``f``), as in ResNets.
-
-    The same function as ``serial(fan_out(2), parallel(layer, Identity()), fan_in_sum())``,
-    with the same params and state layout, so that trees (and ``init`` with the same key)
-    are interchangeable between the two::
-
-        params = {"0": {}, "1": {"0": <layer's params>, "1": {}}, "2": {}}
-
-    (``params["1"]["0"]`` are the layer's params.) ``key`` reaches ``layer`` as it would
-    through that ``serial``. Pullback, given ``dL/dy``::
-
-        dL/dx = dL/dy + J_f(x)^T dL/dy
-
-    the skip path and the branch meet at ``x``, so their gradients add (``fan_out``'s
-    rule). ``f`` must keep the shape of its input: otherwise a ``ValueError`` at ``init``
-    names the branch and both shapes. Where the shapes differ (channels change), put a
-    projection in the skip path with ``serial(fan_out(2), parallel(f, projection),
-    fan_in_sum())``.
-    """
-    _check_layers("residual", (layer,))
-    name = layer_name(layer)
-    equivalent = serial(fan_out(2), parallel(layer, Identity()), fan_in_sum())
-
-    def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
-        if is_shapes(input_shape):
-            raise ValueError(
-                f"residual: expected one input shape, got the shapes {fmt_shape(input_shape)}"
-            )
-        try:
-            out_shape, params, state = layer.init(_branch_key_of(key), tuple(input_shape))
-        except (ValueError, TypeError) as err:
-            _reraise(err, "residual branch 0", name)
-        if is_shapes(out_shape) or not same_shape(out_shape, input_shape):
-            raise ValueError(
-                f"residual: branch 0 ({name}) outputs {fmt_shape(out_shape)}, but the skip "
-                f"branch 1 carries the input {fmt_shape(input_shape)}; x + f(x) needs equal shapes"
-            )
-        return tuple(input_shape), _layout(params), _layout(state)
-
-    def branch_trees(params: Params, state: State) -> tuple[Params, State]:
-        """The layer's own params and state, out of the serial-equivalent layout."""
-        if _differ(params, state, _SLOTS3):
-            check_slots("residual", params, state, _SLOTS3)
-        p1, s1 = params["1"], state["1"]
-        if _differ(p1, s1, _SLOTS2):
-            check_slots("residual", p1, s1, _SLOTS2, at="['1']")
-        return p1["0"], s1["0"]
-
-    def skip_input(x: Any) -> Array:
-        if isinstance(x, (tuple, list)) and len(x) and hasattr(x[0], "shape"):
-            raise TypeError(f"residual: expected one array, got a {type(x).__name__} of {len(x)}")
-        return as_input("residual", x)
-
-    def check_output(X: Array, F: Any) -> None:
-        if getattr(F, "shape", None) != X.shape:
-            raise ValueError(
-                f"residual: branch 0 ({name}) outputs {fmt_shape(getattr(F, 'shape', ()))}, "
-                f"but the skip branch 1 carries the input {fmt_shape(X.shape)}"
-            )
-
-    def apply(
-        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
-    ) -> tuple[Array, State]:
-        theta, s = branch_trees(params, state)
-        X = skip_input(x)
-        try:
-            F, new_s = layer.apply(theta, s, X, key=_branch_key(key), train=train)
-        except (ValueError, TypeError) as err:
-            _reraise(err, "residual branch 0", name)
-        check_output(X, F)
-        # y = x + f(x)
-        Y = X + F
-        return Y, _layout(new_s)
-
-    def vjp(
-        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
-    ) -> tuple[Array, State, Pullback]:
-        theta, s = branch_trees(params, state)
-        X = skip_input(x)
-        try:
-            F, new_s, pullback_f = layer.vjp(theta, s, X, key=_branch_key(key), train=train)
-        except (ValueError, TypeError) as err:
-            _reraise(err, "residual branch 0", name)
-        check_output(X, F)
-        # y = x + f(x)
-        Y = X + F
-
-        def pullback(dLdY: Array) -> tuple[Params, Array]:
-            # the branch: dL/dtheta and J_f^T dL/dy, from the layer's own pullback
-            dLdtheta, dLdX_f = pullback_f(dLdY)
-            # the skip path and the branch meet at x: dL/dx = dL/dy + J_f^T dL/dy
-            dLdX = dLdY + dLdX_f
-            return _layout(dLdtheta), dLdX
-
-        return Y, _layout(new_s), pullback
-
-    return Layer(init, apply, vjp, name="residual", children=equivalent.children)
-
-
-_SLOTS3 = ("0", "1", "2")
-_SLOTS2 = ("0", "1")
-
-
-def _layout(tree: Any) -> dict[str, Any]:
-    """A residual branch's tree placed as in ``serial(fan_out, parallel(f, Identity), ...)``."""
-    return {"0": {}, "1": {"0": tree, "1": {}}, "2": {}}
-
-
-def _branch_key_of(key: Key) -> Key:
-    """The key that ``serial(fan_out(2), parallel(f, Identity()), fan_in_sum())`` gives ``f``:
-    the second of serial's three keys, then the first of parallel's two."""
-    return split(split(key, 3)[1], 2)[0]
-
-
-def _branch_key(key: Key | None) -> Key | None:
-    return None if key is None else _branch_key_of(key)
-
-
-def _differ(params: Any, state: Any, slots: tuple[str, ...]) -> bool:
+def keys_differ(params: Any, state: Any, slots: tuple[str, ...]) -> bool:
     """The quick test: not two dicts whose keys are ``slots`` in order (then check slowly)."""
     return (
         type(params) is not dict
@@ -371,7 +250,7 @@ def check_slots(where: str, params: Any, state: Any, slots: tuple[str, ...], at:
             raise ValueError(f"{where}: {what} has keys {keys}, expected {expected} ({detail})")
 
 
-def _check_layers(where: str, layers: tuple[Any, ...]) -> None:
+def check_layers(where: str, layers: tuple[Any, ...]) -> None:
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"{where}: argument {i} is not a Layer, got {type(layer).__name__}")
@@ -386,7 +265,7 @@ def _layer_keys(key: Key | None, n: int) -> tuple[Key | None, ...]:
     return split(key, n) if key is not None else (None,) * n
 
 
-def _reraise(err: Exception, where: str, name: str) -> NoReturn:
+def reraise_at(err: Exception, where: str, name: str) -> NoReturn:
     """Re-raise ``err`` (ValueError/TypeError) with the place (``where`` and kind) in front."""
     message = str(err)
     if message.startswith(f"{name}: "):  # the layer already named its kind

@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from fnnet.layers.activations import ReLU
 from fnnet.layers.base import Layer, named
 from fnnet.layers.branches import fan_in_sum, fan_out
-from fnnet.layers.combinators import parallel, residual, serial
+from fnnet.layers.combinators import parallel, serial
 from fnnet.layers.conv import Conv2d
 from fnnet.layers.linear import Linear
 from fnnet.layers.normalization import BatchNorm2d
 from fnnet.layers.pooling import GlobalAvgPool2d
+from fnnet.layers.residual import residual
 
 __all__ = ["basic_block", "resnet"]
 
