@@ -432,3 +432,23 @@ def test_residual_takes_one_array():
         [[1, 2]],
     )
     assert y.dtype == np.float32 and np.allclose(y, [[1 + np.tanh(1), 2 + np.tanh(2)]])
+
+
+def test_check_grads_checks_every_part_of_a_tuple_input():
+    right = fan_in_sum()
+
+    def vjp(params, state, x, *, key=None, train=True):
+        y, s, pullback = right.vjp(params, state, x)
+
+        def wrong_pullback(dy):
+            grads, (dx0, dx1) = pullback(dy)
+            return grads, (dx0, 2 * dx1)  # wrong for the second input only
+
+        return y, s, wrong_pullback
+
+    wrong = Layer(right.init, right.apply, vjp)
+    x = (rand((3, 2)), rand((3, 2), 1))
+    with pytest.raises(fnnet.GradientCheckError) as info:
+        fnnet.check_grads(wrong, {}, {}, x)
+    flagged = [line.split()[0] for line in str(info.value).splitlines() if "exceeds" in line]
+    assert flagged == ["dx/1"]
