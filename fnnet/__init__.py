@@ -26,6 +26,7 @@ from fnnet.grad import (
     check_loss_grads,
     value_and_grad,
 )
+from fnnet.summary import summary
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "optim",
     "random",
     "runtime",
+    "summary",
     "training",
     "tree",
     "value_and_grad",

@@ -144,25 +144,45 @@ def check_layer_grads(
     relative error). Returns the worst relative error over ``dx`` and every parameter
     (leaving out those within ``atol``); raises :class:`GradientCheckError` with a
     per-gradient report when one fails. ``key`` and ``train`` are passed to the layer
-    (the same key in every evaluation, so Dropout keeps its mask).
+    (the same key in every evaluation, so Dropout keeps its mask). ``x`` and the output
+    may be tuples of arrays (branches): the cotangent then has one random part per
+    output, and every part of the input gradient is checked (rows ``dx/0``, ``dx/1``...).
     """
     params64 = tree.map(_to64, params)
     state64 = tree.map(_to64, state)
-    x64 = _to64(x)
+    # a tuple input (a layer with several inputs) is checked part by part
+    x64 = tree.map(_to64, x) if isinstance(x, tuple) else _to64(x)
     y, _, pullback = layer.vjp(params64, state64, x64, key=key, train=train)
-    u = random.normal(random.key(seed), np.shape(y), np.float64)
+    u = _cotangent(y, seed)
     dparams, dx = pullback(u)
 
-    def objective(p: PyTree, inp: Array) -> float:
+    def objective(p: PyTree, inp: Any) -> float:
         out, _ = layer.apply(p, state64, inp, key=key, train=train)
-        return float(np.vdot(u, out))
+        # <u, y>, summed over the parts of a tuple output
+        return sum(float(np.vdot(u_k, y_k)) for u_k, y_k in zip(tree.leaves(u), tree.leaves(out)))
 
     def row(name: str, analytic: Any, numeric: Array) -> tuple[str, float, float]:
         a = np.asarray(analytic)
         absdiff = float(np.max(np.abs(a - numeric), initial=0.0))
         return name, _relative_error(a, numeric), absdiff
 
-    rows = [row("dx", dx, _numeric_grad(lambda a: objective(params64, a), x64, eps))]
+    if isinstance(x64, tuple):
+        x_leaves, x_def = tree.flatten(x64)
+        dx_leaves, dx_def = tree.flatten(dx)
+        if dx_def != x_def:
+            raise GradientCheckError(f"dx structure {dx_def!r} differs from x {x_def!r}")
+        x_paths = [path for path, _ in tree.leaves_with_paths(x64)]
+        rows = []
+        for j, (path, analytic) in enumerate(zip(x_paths, dx_leaves)):
+
+            def f_input(a: Array, j: int = j) -> float:
+                leaves = list(x_leaves)
+                leaves[j] = a
+                return objective(params64, tree.unflatten(x_def, leaves))
+
+            rows.append(row(f"dx/{path}", analytic, _numeric_grad(f_input, x_leaves[j], eps)))
+    else:
+        rows = [row("dx", dx, _numeric_grad(lambda a: objective(params64, a), x64, eps))]
     p_leaves, p_def = tree.flatten(params64)
     paths = [path for path, _ in tree.leaves_with_paths(params64)]
     d_leaves, d_def = tree.flatten(dparams)
@@ -177,6 +197,17 @@ def check_layer_grads(
 
         rows.append(row(f"params/{path}", analytic, _numeric_grad(f_param, p_leaves[i], eps)))
     return _worst(rows, tol, atol)
+
+
+def _cotangent(y: Any, seed: int) -> Any:
+    """A random normal cotangent of the structure of ``y`` (an array or a tuple of arrays)."""
+    if not isinstance(y, tuple):
+        return random.normal(random.key(seed), np.shape(y), np.float64)
+    y_leaves, y_def = tree.flatten(y)
+    keys = random.split(random.key(seed), len(y_leaves))
+    return tree.unflatten(
+        y_def, [random.normal(k, np.shape(y_k), np.float64) for k, y_k in zip(keys, y_leaves)]
+    )
 
 
 def check_loss_grads(

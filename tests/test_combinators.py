@@ -236,3 +236,55 @@ def test_declarations_return_new_layers_and_leave_shared_functions_alone():
     x = random.normal(random.key(1), (4, 3))
     value, grads, _ = fnnet.value_and_grad(net, fnnet.losses.mse)(params, state, x, np.ones((4, 2)))
     assert np.isfinite(value) and grads["1"]["W"].shape == (2, 3)
+
+
+def test_serial_checks_the_keys_of_params_and_state_before_running():
+    log = []
+    net = layers.serial(counting_layer(log), layers.Linear(2, 3), layers.Linear(3, 1))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    x = np.ones((4, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"serial: params has keys \['0', '1'\], expected \['0', '1', '2'\] \(missing '2'\)",
+    ):
+        net.apply({"0": params["0"], "1": params["1"]}, state, x)
+    with pytest.raises(
+        ValueError,
+        match=r"serial: params has keys \[\], expected \['0', '1', '2'\] \(missing '0', '1', '2'\)",
+    ):
+        net.vjp({}, state, x)
+    with pytest.raises(ValueError, match=r"serial: state has keys \[\], expected"):
+        net.apply(params, {}, x)
+    with pytest.raises(ValueError, match=r"\(extra '3'\)"):
+        net.apply({**params, "3": {}}, state, x)
+    with pytest.raises(ValueError, match=r"\(missing '2'; extra 'x'\)"):
+        net.apply({"0": {}, "1": params["1"], "x": params["2"]}, state, x)
+    with pytest.raises(
+        TypeError, match=r"serial: params must be a dict with keys \['0', '1', '2'\], got list"
+    ):
+        net.apply([params["0"], params["1"], params["2"]], state, x)
+    assert log == []  # no layer ran
+    # the same keys in another order are the same tree
+    y, _ = net.apply({"2": params["2"], "1": params["1"], "0": params["0"]}, state, x)
+    np.testing.assert_array_equal(y, net.apply(params, state, x)[0])
+
+
+def test_params_of_a_nested_serial_are_checked_and_the_error_names_the_place():
+    net = layers.serial(layers.serial(layers.Linear(2, 3), layers.ReLU()), layers.Linear(3, 1))
+    _, params, state = net.init(random.key(0), (-1, 2))
+    bad = {"0": {"0": params["0"]["0"]}, "1": params["1"]}
+    with pytest.raises(
+        ValueError,
+        match=r"serial layer 0 \(serial\): params has keys \['0'\], expected \['0', '1'\] \(missing '1'\)",
+    ):
+        net.apply(bad, state, np.ones((1, 2)))
+
+
+def test_serial_passes_tuples_through():
+    net = layers.serial(layers.fan_out(2), layers.parallel(layers.Linear(3, 2), layers.Tanh()))
+    shape, params, state = net.init(random.key(0), (-1, 3))
+    assert shape == ((-1, 2), (-1, 3))
+    x = random.normal(random.key(1), (4, 3), np.float64)
+    y, _ = net.apply(params, state, x)
+    assert isinstance(y, tuple) and y[0].shape == (4, 2) and y[1].shape == (4, 3)
+    assert fnnet.check_grads(net, randomize(params), state, x) < 1e-7

@@ -14,6 +14,7 @@ from fnnet.layers.activations import (
     Tanh,
 )
 from fnnet.layers.base import (
+    Branches,
     Layer,
     Pullback,
     layer_name,
@@ -21,7 +22,8 @@ from fnnet.layers.base import (
     skips_input_grad,
     stateless,
 )
-from fnnet.layers.combinators import serial
+from fnnet.layers.branches import fan_in_concat, fan_in_sum, fan_out
+from fnnet.layers.combinators import parallel, serial
 from fnnet.layers.conv import Conv2d
 from fnnet.layers.conv1d import Conv1d
 from fnnet.layers.dropout import Dropout
@@ -40,6 +42,8 @@ from fnnet.layers.recurrent import (
     sequence_classifier,
 )
 from fnnet.layers.reshape import Flatten
+from fnnet.layers.residual import residual
+from fnnet.layers.resnet import basic_block, resnet
 
 __all__ = [
     "ELU",
@@ -48,6 +52,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Branches",
     "Conv1d",
     "Conv2d",
     "Dropout",
@@ -72,9 +77,16 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "basic_block",
+    "fan_in_concat",
+    "fan_in_sum",
+    "fan_out",
     "layer_name",
     "mlp",
     "named",
+    "parallel",
+    "residual",
+    "resnet",
     "sequence_classifier",
     "serial",
     "skips_input_grad",

@@ -8,6 +8,9 @@ pullback(dy)                                      -> (dparams, dx)
 ```
 
 Shapes include the batch dimension, which may be ``-1`` in ``input_shape``.
+Where a model branches, an input or output is a tuple of arrays (an input shape a
+tuple of shapes), and a pullback's cotangent has the structure of the output, its
+input gradient that of the input (see :mod:`fnnet.layers.branches`).
 ``dparams`` has exactly the structure of ``params``. Layers without parameters or
 state use ``{}``. Simple layers are written without state and lifted with
 :func:`stateless`.
@@ -24,6 +27,7 @@ from numpy.typing import NDArray
 from fnnet.random import Key
 
 __all__ = [
+    "Branches",
     "Layer",
     "Pullback",
     "Shape",
@@ -41,6 +45,9 @@ Array = NDArray[Any]
 Shape = tuple[int, ...]
 Params = dict[str, Any]
 State = dict[str, Any]
+# a layer's input or output: an array, or a tuple of arrays where a graph branches (and an
+# input shape: a shape, or a tuple of shapes)
+Data = Any
 # pullback(dy) -> (dparams, dx); some also take input_grad=False (see Layer.skips_input_grad)
 Pullback = Callable[..., tuple[Params, Any]]
 
@@ -51,14 +58,14 @@ class InitFn(Protocol):
 
 class ApplyFn(Protocol):
     def __call__(
-        self, params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
-    ) -> tuple[Array, State]: ...
+        self, params: Params, state: State, x: Data, *, key: Key | None = None, train: bool = False
+    ) -> tuple[Data, State]: ...
 
 
 class VjpFn(Protocol):
     def __call__(
-        self, params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
-    ) -> tuple[Array, State, Pullback]: ...
+        self, params: Params, state: State, x: Data, *, key: Key | None = None, train: bool = True
+    ) -> tuple[Data, State, Pullback]: ...
 
 
 class Layer(NamedTuple):
@@ -76,6 +83,12 @@ class Layer(NamedTuple):
       for a first ``Linear`` or ``Conv2d`` it is the largest product of the backward
       pass. A hand-built ``Layer(init, apply, vjp)`` leaves it ``False`` and is called
       with ``pullback(dy)`` only.
+    - ``children``: for a combinator, the layers it is built from, whose params sit
+      under the keys ``"0"``, ``"1"``, ... of its params (``serial``, ``parallel``;
+      ``residual`` lists its serial equivalent). :func:`fnnet.summary` walks them to
+      show one row per leaf layer. A plain tuple means the children run one after the
+      other (a chain); :class:`Branches` means child ``i`` takes part ``i`` of a tuple
+      input. ``()`` (the default) marks a leaf layer.
     """
 
     init: InitFn
@@ -83,6 +96,14 @@ class Layer(NamedTuple):
     vjp: VjpFn
     name: str | None = None
     skips_input_grad: bool = False
+    children: tuple[Layer, ...] = ()
+
+
+class Branches(tuple):
+    """The ``children`` of a layer that runs them side by side (``parallel``): child ``i``
+    takes part ``i`` of a tuple input. A plain tuple of children is a chain."""
+
+    __slots__ = ()
 
 
 def named(layer: Layer, name: str) -> Layer:
