@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import fnnet
 from fnnet import experiment, losses
+from fnnet.cli import sweep_command
 from fnnet.cli.config import OPTIONS, ConfigError, defaults_table, read_run_config, resolve
 from fnnet.cli.specs import OPTIMIZERS
 from fnnet.datasets import dataset_help
@@ -45,7 +46,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fnnet", description="Train and evaluate fnnet models.")
     parser.add_argument("--version", action="version", version=f"fnnet {fnnet.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{train,evaluate,sweep}", parser_class=_Parser
+    )
     train = sub.add_parser(
         "train",
         help="train a model and save a run folder",
@@ -81,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="report a saved run's metrics")
     ev.add_argument("run_dir", metavar="RUN_DIR")
     ev.add_argument("--split", choices=("train", "val", "test"), default="test")
+    sweep_command.add_parser(sub)
     return parser
 
 
@@ -226,6 +230,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"{args.split} loss {m.loss:.4f}  {args.split} accuracy {m.accuracy:.4f}")
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        return sweep_command.command(args)
+    except KeyboardInterrupt:
+        raise CliError(
+            "interrupted; finished runs are kept: run the same command again to continue",
+            code=130,
+        ) from None
+    except ValueError as err:  # a bad spec or sweep folder
+        raise CliError(str(err)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fnnet`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = _parser()
@@ -235,8 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_train(args)
         elif args.command == "evaluate":
             _cmd_evaluate(args)
+        elif args.command == "sweep":
+            return _cmd_sweep(args)
         else:
-            raise CliError("choose a command: fnnet train or fnnet evaluate (see fnnet --help)")
+            raise CliError(
+                "choose a command: fnnet train, fnnet evaluate or fnnet sweep (see fnnet --help)"
+            )
     except (CliError, ConfigError) as err:  # a bad option, config or run folder: status 2
         print(f"fnnet: error: {err}", file=sys.stderr)
         return err.code if isinstance(err, CliError) else 2
