@@ -99,6 +99,9 @@ def write_summary_plot(path: Path, rows: list[Row], keys: list[str]) -> None:
     import matplotlib.pyplot as plt
 
     groups = group(rows, keys)
+    if not groups:  # every run failed: nothing to draw
+        path.unlink(missing_ok=True)
+        return
     fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(4.5 * max(len(keys), 1), 3.5),
                              squeeze=False)  # fmt: skip
     for ax, key in zip(axes[0], keys):

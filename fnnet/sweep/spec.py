@@ -143,7 +143,7 @@ def check(spec: dict[str, Any], where: str = "") -> dict[str, Any]:
     if method == "grid" and ("num_samples" in sweep or "seed" in sweep):
         raise SweepError(f"{where}[sweep] num_samples and seed apply to method 'random' only")
     checked = {"sweep": sweep, "base": base, method: swept}
-    expand(checked, where)  # every run config must resolve
+    _configs(checked, where)  # every run config must resolve
     return checked
 
 
@@ -220,8 +220,11 @@ def expand(spec: dict[str, Any], where: str = "") -> list[dict[str, Any]]:
     Pure: the same spec gives the same list. Each config is complete (dataset defaults
     filled in, ``threads`` included) and is what the run's ``config.json`` will hold.
     """
-    if "sweep" not in spec or "method" not in spec.get("sweep", {}):
-        spec = check(spec, where)
+    return _configs(check(spec, where), where)
+
+
+def _configs(spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The run configs of a checked spec."""
     configs = []
     for point in points(spec):
         for seed in spec["sweep"]["seeds"]:
