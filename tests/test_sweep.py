@@ -145,7 +145,8 @@ def test_failed_runs_are_rows_and_retried_only_when_asked(tmp_path, monkeypatch)
     status = {(r["lr"], r["seed"]): (r["status"], r.get("error")) for r in rows}
     assert status[(0.1, 1)] == ("failed", "RuntimeError: disk on fire")
     assert sum(s == "ok" for s, _ in status.values()) == 3
-    assert list(json.loads((tmp_path / "failed.json").read_text()).values())[0]["status"] == "failed"
+    (failure,) = json.loads((tmp_path / "failed.json").read_text()).values()
+    assert failure["status"] == "failed"
     ran = []
     hook = lambda r, i, n: ran.append(r["name"])  # noqa: E731
     sweep.run(SPEC, tmp_path, on_result=hook)
@@ -228,9 +229,12 @@ def test_command_line_sweep_dry_run_table_and_errors(tmp_path, capsys):
 def test_dask_local_cluster_gives_the_same_bytes(tmp_path):
     distributed = pytest.importorskip("distributed")
     sweep.run(SPEC, tmp_path / "seq")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         rows = sweep.run(SPEC, tmp_path / "dask", client.get_executor())
     assert [r["status"] for r in rows] == ["ok"] * 4
     assert results(tmp_path / "seq") == results(tmp_path / "dask")
