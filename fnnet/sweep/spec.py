@@ -211,7 +211,8 @@ def points(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 def swept_keys(spec: dict[str, Any]) -> list[str]:
     """The options the sweep varies (option names with underscores), seed excluded."""
-    return [k.replace("-", "_") for k in spec[spec["sweep"]["method"]]]
+    method = spec.get("sweep", {}).get("method", "grid")
+    return [k.replace("-", "_") for k in spec.get(method, {})]
 
 
 def expand(spec: dict[str, Any], where: str = "") -> list[dict[str, Any]]:
