@@ -94,9 +94,11 @@ def run(
             if on_start is not None:
                 on_start(_info(exp, start, config, trees[0], replaced))
             summary = _train(config, folder, exp, start, trees, rows, on_epoch, on_step)
-    summary["threads"] = effective
-    summary["wall_time"] = time.perf_counter() - began
-    write_text_atomic(folder / "done", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            summary["threads"] = effective
+            summary["wall_time"] = time.perf_counter() - began
+            # written last, under the lock: the run is complete
+            text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+            write_text_atomic(folder / "done", text)
     return summary
 
 
