@@ -399,6 +399,8 @@ def test_stale_temporaries_are_removed_and_a_first_save_kill_is_usable(tmp_path,
 def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     out = train(tmp_path, "run")
     capsys.readouterr()
+    code = main(["train", "--resume", str(out), "--epochs", "0"])
+    one_line_error(capsys, code, "--epochs must be at least 1, got 0")
     assert main(["train", "--resume", str(out)]) == 0
     text = capsys.readouterr().out
     assert "all 2 epochs already trained" in text and "epochs 3..2" not in text

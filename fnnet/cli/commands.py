@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 
 import fnnet
 from fnnet import experiment, losses
-from fnnet.cli.config import OPTIONS, ConfigError, defaults_table, read_run_config, resolve
+from fnnet.cli.config import (
+    OPTIONS,
+    ConfigError,
+    check,
+    defaults_table,
+    read_run_config,
+    resolve,
+)
 from fnnet.cli.specs import OPTIMIZERS
 from fnnet.datasets import dataset_help
 from fnnet.experiment.runner import checked_checkpoint
@@ -206,7 +213,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     folder = Path(args.resume)
     config = read_run_config(folder)
     if args.epochs is not None:
-        config = {**config, "epochs": args.epochs}
+        config = check({**config, "epochs": args.epochs}, {"epochs": "--epochs"})
     _train(config, folder, resume=True)
 
 
