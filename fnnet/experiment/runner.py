@@ -81,9 +81,9 @@ def run(
     """
     began = time.perf_counter()
     config = check(dict(config))
+    if not str(folder).strip():  # Path("") would be the current folder
+        raise RunFolderError(f"the run folder must be a path, got {str(folder)!r}")
     folder = Path(folder)
-    if str(folder).strip() == "":
-        raise RunFolderError("the run folder must be a path, got ''")
     with threads(config["threads"]) as effective:
         exp = build(config)
         _check_folder(folder)
