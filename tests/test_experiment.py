@@ -153,5 +153,20 @@ def test_run_raises_library_errors_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         experiment.run({**RUN, "dataset": "cifar"}, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="the run folder must be a path, got ''"):
+        experiment.run(RUN, "")
     with pytest.raises(ValueError, match="missing options: seed"):
         experiment.run({k: v for k, v in RUN.items() if k != "seed"}, tmp_path / "x")
+
+
+def test_run_refuses_a_folder_of_another_config_and_a_cosine_extension(tmp_path):
+    experiment.run({**RUN, "schedule": "cosine"}, tmp_path / "a")
+    with pytest.raises(experiment.RunFolderError, match=r"differs .* in seed \(0 there, 1 here\)"):
+        experiment.run({**RUN, "schedule": "cosine", "seed": 1}, tmp_path / "a")
+    with pytest.raises(experiment.RunFolderError, match="would not equal an uninterrupted"):
+        experiment.run({**RUN, "schedule": "cosine", "epochs": 4}, tmp_path / "a")
+    with pytest.raises(experiment.RunFolderError, match="holds no run to continue"):
+        experiment.run(RUN, tmp_path / "empty", resume=True)
+    # resume=False starts afresh, replacing the earlier run's files
+    summary = experiment.run({**RUN, "seed": 1}, tmp_path / "a", resume=False)
+    assert summary["config"]["seed"] == 1

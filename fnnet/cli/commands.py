@@ -19,10 +19,17 @@ from typing import Any, NoReturn
 import fnnet
 from fnnet import experiment, losses
 from fnnet.cli import sweep_command
-from fnnet.cli.config import OPTIONS, ConfigError, defaults_table, read_run_config, resolve
+from fnnet.cli.config import (
+    OPTIONS,
+    ConfigError,
+    check,
+    defaults_table,
+    read_run_config,
+    resolve,
+)
 from fnnet.cli.specs import OPTIMIZERS
 from fnnet.datasets import dataset_help
-from fnnet.experiment.runner import config_differences
+from fnnet.experiment.runner import checked_checkpoint
 from fnnet.experiment.threads import threads
 from fnnet.training import evaluate
 
@@ -176,6 +183,13 @@ def _train(config: dict[str, Any], folder: Path, resume: bool) -> None:
         f"test loss {summary['test_loss']:.4f}  test accuracy {summary['test_accuracy']:.4f}",
         flush=True,
     )
+    if summary["threads"] is None:
+        print(
+            f"fnnet: no OpenBLAS found to set {config['threads']} BLAS threads; set "
+            f"OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS to {config['threads']} "
+            "for reproducible runs",
+            file=sys.stderr,
+        )
     if not summary["plots"]:
         print(
             "fnnet: matplotlib is not installed: skipping loss.png and accuracy.png "
@@ -203,7 +217,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     folder = Path(args.resume)
     config = read_run_config(folder)
     if args.epochs is not None:
-        config = {**config, "epochs": args.epochs}
+        config = check({**config, "epochs": args.epochs}, {"epochs": "--epochs"})
     _train(config, folder, resume=True)
 
 
@@ -213,13 +227,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     try:
         with threads(config["threads"]):
             exp = experiment.build(config)
-            params, state, _, epoch, written = experiment.load_checkpoint(folder, exp)
-            changed = config_differences(written, config)
-            if changed:
-                raise CliError(
-                    f"{folder}/checkpoint.npz was written under another config than its "
-                    f"config.json: {', '.join(changed)}"
-                )
+            params, state, _, epoch, _ = checked_checkpoint(folder, exp, config)
             x, y = getattr(exp.splits, args.split)
             m = evaluate(exp.model, losses.cross_entropy, params, state, x, y)
     except (ValueError, OSError) as err:
@@ -246,7 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fnnet`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            where = " ".join(["fnnet", *([args.command] if args.command else []), "--help"])
+            raise CliError(f"unrecognized arguments: {' '.join(extra)} (see {where})")
         if args.command == "train":
             _cmd_train(args)
         elif args.command == "evaluate":
@@ -257,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(
                 "choose a command: fnnet train, fnnet evaluate or fnnet sweep (see fnnet --help)"
             )
+    except SystemExit as exit:  # --help and --version print and exit 0
+        return int(exit.code or 0) if not isinstance(exit.code, str) else 2
     except (CliError, ConfigError) as err:  # a bad option, config or run folder: status 2
         print(f"fnnet: error: {err}", file=sys.stderr)
         return err.code if isinstance(err, CliError) else 2

@@ -130,6 +130,9 @@ def load_splits(spec: str, key: Key, flatten: bool) -> Splits:
             f"dataset {spec}: too few examples to split ({counts}); "
             f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty"
         )
+    for what, (xs, _) in (("training", train), ("validation", val), ("test", test)):
+        if not np.isfinite(xs).all():
+            raise ValueError(f"dataset {spec}: the {what} data holds NaN or infinite values")
     image = train[0].ndim == 4
     scaler = fit_standardizer(train[0], axis=None if image else 0)
 

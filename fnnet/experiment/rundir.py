@@ -44,6 +44,7 @@ __all__ = [
     "RunFolderError",
     "RunLockedError",
     "checkpoint_tree",
+    "figure",
     "is_run_folder",
     "load_checkpoint",
     "lock",
@@ -240,30 +241,39 @@ def param_count(params: PyTree) -> int:
 
 
 def plot(folder: Path, rows: list[list[str]]) -> None:
-    """``loss.png`` and ``accuracy.png``: train vs validation per epoch (matplotlib).
+    """``loss.png`` and ``accuracy.png``: train vs validation per epoch (matplotlib)."""
+    for metric in ("loss", "accuracy"):
+        figure(folder.name, rows, metric).savefig(
+            folder / f"{metric}.png", metadata={"Software": None}
+        )
 
-    Points are marked, so a 1-epoch run shows its one point; epoch ticks are integers.
-    Draws on a bare ``matplotlib.figure.Figure`` with the Agg canvas, so the caller's
-    pyplot backend (e.g. inline figures in a notebook) is left alone.
+
+def figure(title: str, rows: list[list[str]], metric: str) -> Any:
+    """The figure of ``metric`` (``"loss"`` or ``"accuracy"``) for the rows of metrics.csv.
+
+    Points are marked (up to 30 epochs), so a 1-epoch run shows its one point; epoch
+    ticks are integers. Draws on a bare ``matplotlib.figure.Figure`` with the Agg
+    canvas, so the caller's pyplot backend (e.g. inline figures in a notebook) is left
+    alone.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    ylabel = {"loss": "cross-entropy loss", "accuracy": "accuracy"}[metric]
     epochs = [int(r[0]) for r in rows]
     marker = "o" if len(rows) <= 30 else None
-    for metric, ylabel in (("loss", "cross-entropy loss"), ("accuracy", "accuracy")):
-        col = METRICS_COLUMNS.index(f"train_{metric}")
-        fig = Figure(figsize=(6, 4), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot(epochs, [float(r[col]) for r in rows], marker=marker, ms=3, label="train")
-        ax.plot(epochs, [float(r[col + 2]) for r in rows], marker=marker, ms=3, label="validation")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{folder.name}: {metric}")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(folder / f"{metric}.png", metadata={"Software": None})
+    col = METRICS_COLUMNS.index(f"train_{metric}")
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(epochs, [float(r[col]) for r in rows], marker=marker, ms=4, label="train")
+    ax.plot(epochs, [float(r[col + 2]) for r in rows], marker=marker, ms=4, label="validation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}: {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -41,7 +41,7 @@ from fnnet.experiment.rundir import (
 from fnnet.experiment.threads import threads
 from fnnet.training import NonFiniteLossError, evaluate, train_epoch
 
-__all__ = ["config_differences", "run"]
+__all__ = ["checked_checkpoint", "config_differences", "run"]
 
 PyTree = Any
 Row = dict[str, Any]
@@ -81,9 +81,9 @@ def run(
     """
     began = time.perf_counter()
     config = check(dict(config))
+    if not str(folder).strip():  # Path("") would be the current folder
+        raise RunFolderError(f"the run folder must be a path, got {str(folder)!r}")
     folder = Path(folder)
-    if str(folder).strip() == "":
-        raise RunFolderError("the run folder must be a path, got ''")
     with threads(config["threads"]) as effective:
         exp = build(config)
         _check_folder(folder)
@@ -94,9 +94,11 @@ def run(
             if on_start is not None:
                 on_start(_info(exp, start, config, trees[0], replaced))
             summary = _train(config, folder, exp, start, trees, rows, on_epoch, on_step)
-    summary["threads"] = effective
-    summary["wall_time"] = time.perf_counter() - began
-    write_text_atomic(folder / "done", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            summary["threads"] = effective
+            summary["wall_time"] = time.perf_counter() - began
+            # written last, under the lock: the run is complete
+            text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+            write_text_atomic(folder / "done", text)
     return summary
 
 
@@ -176,29 +178,20 @@ def _prepare(
         if rows:
             raise RunFolderError(
                 f"{folder} has {len(rows)} epochs in metrics.csv but no checkpoint.npz; "
-                "it cannot be continued: start it again (without --resume)"
+                "it cannot be continued: start the run again"
             )
         # stopped while the run was being created, before its first checkpoint: the
         # initial trees are a function of the config, so the run simply starts
         _fresh(config, folder, exp)
         return 0, initial, [], False
-    params, state, opt_state, epoch, written = load_checkpoint(folder, exp)
-    changed = config_differences(written, config)
-    if changed:
-        raise RunFolderError(
-            f"{folder}/checkpoint.npz was written under another config: {', '.join(changed)}"
-        )
-    planned = written.get("epochs")
-    if not isinstance(planned, int) or not 0 <= epoch <= planned:
-        raise CheckpointError(
-            f"{folder}/checkpoint.npz: epoch {epoch} is outside 0..{planned}, the run's epochs"
-        )
+    params, state, opt_state, epoch, written = checked_checkpoint(folder, exp, config)
+    planned = written["epochs"]
     rows = _read_rows(folder)
     if len(rows) < epoch:
         raise RunFolderError(f"{folder}/metrics.csv has {len(rows)} rows for {epoch} epochs")
     if config["epochs"] < epoch:
         raise RunFolderError(
-            f"--epochs {config['epochs']} is fewer than the {epoch} epochs already trained"
+            f"epochs {config['epochs']} is fewer than the {epoch} epochs already trained"
         )
     if config["epochs"] != planned and epoch > 0 and schedule_depends_on_epochs(config["schedule"]):
         raise RunFolderError(
@@ -212,6 +205,29 @@ def _prepare(
         write_config(folder, config)
     (folder / "done").unlink(missing_ok=True)
     return epoch, (params, state, opt_state), rows[:epoch], False
+
+
+def checked_checkpoint(
+    folder: Path, exp: Experiment, config: dict[str, Any]
+) -> tuple[PyTree, PyTree, PyTree, int, dict[str, Any]]:
+    """The checkpoint of ``folder`` as :func:`load_checkpoint`, checked against ``config``.
+
+    Its config must agree with ``config`` on every computation key, and its epoch must
+    lie in ``0..epochs`` of the config it was written under; otherwise a ``ValueError``
+    names the keys or the epoch.
+    """
+    params, state, opt_state, epoch, written = load_checkpoint(folder, exp)
+    changed = config_differences(written, config)
+    if changed:
+        raise RunFolderError(
+            f"{folder}/checkpoint.npz was written under another config: {', '.join(changed)}"
+        )
+    planned = written.get("epochs")
+    if not isinstance(planned, int) or not 0 <= epoch <= planned:
+        raise CheckpointError(
+            f"{folder}/checkpoint.npz: epoch {epoch} is outside 0..{planned}, the run's epochs"
+        )
+    return params, state, opt_state, epoch, written
 
 
 def _read_rows(folder: Path) -> list[list[str]]:
