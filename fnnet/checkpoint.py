@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from fnnet import tree
 
-__all__ = ["CheckpointError", "load", "save"]
+__all__ = ["CheckpointError", "load", "match", "read_arrays", "save"]
 
 PyTree = Any
 Array = NDArray[Any]
@@ -137,7 +137,14 @@ def load(path: str | os.PathLike[str], template: PyTree) -> PyTree:
     the file may hold nothing else; otherwise a :class:`CheckpointError` lists the
     missing keys, the unexpected keys and each shape or dtype mismatch by path.
     """
-    arrays = read_arrays(path)
+    return match(read_arrays(path), template, os.fspath(path))
+
+
+def match(arrays: dict[str, Array], template: PyTree, where: str = "checkpoint") -> PyTree:
+    """The arrays of :func:`read_arrays` as a tree shaped like ``template``, checked.
+
+    ``where`` names the source in the :class:`CheckpointError` (as :func:`load`).
+    """
     expected = tree.leaves_with_paths(template)
     wanted = {p for p, _ in expected}
     missing = [p for p, _ in expected if p not in arrays]
@@ -157,5 +164,5 @@ def load(path: str | os.PathLike[str], template: PyTree) -> PyTree:
     if len(mismatched) > _MAX_LISTED:
         problems.append(f"... ({len(mismatched) - _MAX_LISTED} more mismatches)")
     if problems:
-        raise CheckpointError(f"{os.fspath(path)} does not match the model: " + "; ".join(problems))
+        raise CheckpointError(f"{where} does not match the model: " + "; ".join(problems))
     return tree.unflatten(tree.flatten(template)[1], [arrays[p] for p, _ in expected])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fnnet.cli
+import fnnet.experiment.runner
 import fnnet.training
 from fnnet.cli import main
 from fnnet.datasets import write_idx
@@ -44,6 +44,7 @@ def test_train_writes_a_run_folder(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == "iris" and config["model"] == "mlp:16" and config["epochs"] == 3
     assert config["seed"] == 0 and config["optimizer"] == "adam" and config["lr"] == 0.01
+    assert config["threads"] == 1 and "momentum" not in config  # adam has no momentum
     assert set(config["versions"]) == {"fnnet", "numpy", "python"}
     assert config["versions"]["numpy"] == np.__version__
     rows = (out / "metrics.csv").read_text().splitlines()
@@ -99,14 +100,14 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, monkeypatch, 
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(fnnet.cli, "train_epoch", interrupted)
+    monkeypatch.setattr(fnnet.experiment.runner, "train_epoch", interrupted)
     part = tmp_path / "part"
     capsys.readouterr()
     code = main(["train", *args, "--out", str(part)])
     assert code == 130
     _one_line_error(capsys, code, "interrupted in epoch 3", f"--resume {part}")
     assert len((part / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs
-    monkeypatch.setattr(fnnet.cli, "train_epoch", real)
+    monkeypatch.setattr(fnnet.experiment.runner, "train_epoch", real)
     assert main(["train", "--resume", str(part)]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/4" not in out and "epoch 3/4" in out
@@ -152,11 +153,12 @@ def test_config_file_and_command_line_priority(tmp_path):
     [
         (["--dataset", "cifar"], ["unknown dataset 'cifar'"]),
         (["--model", "resnet"], ["unknown model 'resnet'"]),
-        (["--model", "mlp:64,x"], ["sizes must be integers"]),
+        (["--model", "mlp:64,x"], ["sizes must be positive integers"]),
         (["--model", "mlp:64:foo"], ["unknown option 'foo'"]),
         (["--optimizer", "rmsprop"], ["unknown optimizer 'rmsprop'"]),
         (["--schedule", "linear"], ["unknown schedule 'linear'"]),
         (["--lr", "-1"], ["--lr must be a number > 0"]),
+        (["--momentum", "0.5"], ["--momentum applies to --optimizer sgd only, not adam"]),
         (["--lr", "abc"], ["invalid float value: 'abc'"]),
         (["--epochs", "0"], ["--epochs must be at least 1"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
@@ -175,8 +177,8 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, args, needles):
     [
         ("epochs = [", "is not valid TOML"),
         ("learning_rate = 0.1", "unknown option 'learning_rate'"),
-        ('epochs = "ten"', "epochs must be int, got 'ten'"),
-        ("lr = true", "lr must be float"),
+        ('epochs = "ten"', "epochs must be an integer, got 'ten'"),
+        ("lr = true", "lr must be a number"),
     ],
 )
 def test_bad_config_files(tmp_path, capsys, text, needle):
@@ -198,7 +200,7 @@ def test_no_command_and_other_usage_errors(tmp_path, capsys):
     # a folder with another program's config.json is not cleared for a run
     (tmp_path / "config.json").write_text('{"name": "something else"}')
     code = main(["train", "--epochs", "1", "--out", str(tmp_path)])
-    _one_line_error(capsys, code, "not an fnnet run config (missing dataset")
+    _one_line_error(capsys, code, "is not empty and holds no fnnet run (it has config.json)")
     assert (tmp_path / "config.json").read_text() == '{"name": "something else"}'
     # a run folder that cannot be created
     (tmp_path / "file").write_text("")
@@ -233,7 +235,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, capsys):
     code = main(["train", "--out", str(out), "--optimizer", "sgd", "--lr", "1e30", "--epochs", "5"])
     assert code == 1
     line = _one_line_error(
-        capsys, code, "non-finite loss", "at epoch 1, step", "try a smaller --lr"
+        capsys, code, "non-finite loss", "at epoch 1, step", "try a smaller --lr", str(out)
     )
     assert "initial" in line
     with np.load(out / "checkpoint.npz") as npz:

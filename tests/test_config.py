@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fnnet.config import (
+from fnnet.cli.config import (
     DATASET_DEFAULTS,
     ConfigError,
     check,
@@ -36,11 +36,11 @@ def test_resolve_and_check_reject_bad_options(tmp_path):
     with pytest.raises(ConfigError, match="--lr must be a number > 0, got -1"):
         resolve({"lr": -1.0})
     with pytest.raises(ConfigError, match=r"--momentum must be in \[0, 1\), got 1.0"):
-        resolve({"momentum": 1.0})
+        resolve({"momentum": 1.0, "optimizer": "sgd"})
     with pytest.raises(ConfigError, match="unknown optimizer 'rmsprop'"):
         resolve({"optimizer": "rmsprop"})
     config, _ = resolve({})
-    with pytest.raises(ConfigError, match="--epochs must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match=r"^epochs must be at least 1, got 0"):
         check({**config, "epochs": 0})
 
 
@@ -52,10 +52,10 @@ def test_read_toml_errors(tmp_path):
     with pytest.raises(ConfigError, match="is not valid TOML"):
         read_toml(str(bad))
     bad.write_text('epochs = "ten"')
-    with pytest.raises(ConfigError, match="epochs must be int, got 'ten'"):
+    with pytest.raises(ConfigError, match="epochs must be an integer, got 'ten'"):
         read_toml(str(bad))
     bad.write_text("seed = true")
-    with pytest.raises(ConfigError, match="seed must be int, got True"):
+    with pytest.raises(ConfigError, match="seed must be an integer, got True"):
         read_toml(str(bad))
     bad.write_text("lr = 1")  # an int where a float is expected is fine
     assert read_toml(str(bad)) == {"lr": 1.0}

@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 
 import numpy as np
 import pytest
@@ -28,12 +29,19 @@ def test_digits():
     assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 
-def test_digits_match_scikit_learn():
-    sk = pytest.importorskip("sklearn.datasets")
-    ref = sk.load_digits()
+# sha256 of the arrays in data/digits.npz, taken once from scikit-learn's load_digits()
+# (data/README.md): images as uint8 counts 0..16, labels as int64. Pinning them checks the
+# shipped data on every run, without installing scikit-learn.
+DIGITS_IMAGES_SHA256 = "8f26b2bd9d135c256808f68f14fdabddde6d9c7f869ae419704b051f0f14b3b3"
+DIGITS_LABELS_SHA256 = "a3c91c262eddcf7ba8f0e37507c30284493c9b20412ffe4af30d536401f7ba21"
+
+
+def test_digits_match_their_checksums():
     x, y = datasets.load_digits()
-    np.testing.assert_array_equal(x[..., 0] * 16, ref.images)
-    np.testing.assert_array_equal(y, ref.target)
+    counts = (x[..., 0] * 16).astype(np.uint8)
+    assert hashlib.sha256(counts.tobytes()).hexdigest() == DIGITS_IMAGES_SHA256
+    assert hashlib.sha256(y.astype(np.int64).tobytes()).hexdigest() == DIGITS_LABELS_SHA256
+    assert int(counts.sum()) == 561718
 
 
 @pytest.mark.parametrize(
@@ -177,3 +185,19 @@ def test_folder_with_mismatched_counts(tmp_path):
     write_idx(tmp_path / "m" / "train-labels-idx1-ubyte", np.zeros((12, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match=r"expected labels \(N,\)"):
         datasets.load_idx_folder(tmp_path / "m")
+
+
+def test_registry_lists_every_dataset_once():
+    assert list(datasets.DATASETS) == ["iris", "digits", "moons", "circles", "spirals", "idx"]
+    assert datasets.dataset_help() == "iris, digits, moons, circles, spirals[:K], idx:FOLDER"
+    for name, info in datasets.DATASETS.items():
+        assert info.name == name and info.kind in ("tabular", "images") and info.description
+        assert set(info.defaults) == {"model", "optimizer", "lr", "batch_size", "epochs"}
+    (x, y), test = datasets.load_dataset("spirals:4", random.key(0))
+    assert test is None and x.shape == (1500, 2) and int(y.max()) == 3
+    assert datasets.parse_dataset("spirals:375") == ("spirals", "375")
+    for bad, message in [("spirals:376", "K from 2 to 375"), ("spirals:", "empty K"),
+                         ("moons:3", "moons takes no argument"), ("idx", "expected idx:FOLDER"),
+                         ("cifar", "unknown dataset 'cifar'")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            datasets.parse_dataset(bad)

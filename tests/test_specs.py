@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from fnnet import optim, random
-from fnnet.specs import ModelSpec, build_model, build_optimizer, build_schedule, parse_model
+from fnnet.cli.specs import (
+    ModelSpec,
+    build_model,
+    build_optimizer,
+    build_schedule,
+    count_params,
+    parse_model,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,7 +33,7 @@ def test_parse_model(spec, expected):
     ("spec", "message"),
     [
         ("resnet", "unknown model 'resnet'"),
-        ("mlp:64,x", "sizes must be integers"),
+        ("mlp:64,x", "sizes must be positive integers"),
         ("mlp:0", "sizes must be positive"),
         ("mlp:dropout=1.5", r"dropout must be in \[0, 1\)"),
         ("mlp:dropout=abc", "dropout must be a number"),
@@ -92,9 +99,63 @@ def test_schedules():
     assert step(5) == 1.0 and step(6) == pytest.approx(0.1) and step(12) == pytest.approx(0.01)
     assert build_schedule("step:2", 1.0, 10, 3)(6) == pytest.approx(0.1)
     for bad, msg in [("linear", "unknown schedule"), ("exponential", "unknown schedule"),
-                     ("exponential:x", "schedule 'exponential:x'"), ("step:0,0.1", "step_size")]:  # fmt: skip
+                     ("exponential:x", "schedule 'exponential:x'"),
+                     ("step:0,0.1", "EPOCHS must be a positive integer")]:  # fmt: skip
         with pytest.raises(ValueError, match=msg):
             build_schedule(bad, 0.1, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        # a negative, zero or NaN factor would train by gradient ascent or stop training
+        ("step:2,-1", r"GAMMA must be a number in \(0, 1\], got '-1'"),
+        ("step:10,0", r"GAMMA must be a number in \(0, 1\], got '0'"),
+        ("step:10,nan", "GAMMA must be a number"),
+        ("step:10,", "GAMMA must be a number"),
+        ("step:-2,0.5", "EPOCHS must be a positive integer"),
+        ("step:2.5,0.5", "EPOCHS must be a positive integer"),
+        ("exponential:-0.5", "RATE must be a number"),
+        ("exponential:0", "RATE must be a number"),
+        ("exponential:inf", "RATE must be a number"),
+        ("exponential: 0.5", "RATE must be a number"),
+        ("cosine:5", "unknown schedule"),
+        (" constant", "unknown schedule"),
+    ],
+)
+def test_schedules_refuse_factors_outside_0_1(spec, message):
+    with pytest.raises(ValueError, match=message):
+        build_schedule(spec, 0.1, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("linear:16", "linear has no hidden layers"),
+        ("linear:16,32", "linear has no hidden layers"),
+        ("mlp:16:bn:bn", "option 'bn' given twice"),
+        ("mlp:16:act=tanh:act=relu", "option 'act' given twice"),
+        ("mlp:16 ", "sizes must be positive integers"),
+        (" mlp:16", "unknown model"),
+        ("mlp:-4", "sizes must be positive integers"),
+        ("mlp:+4", "sizes must be positive integers"),
+        ("mlp:016", "sizes must be positive integers"),
+        ("mlp:16:", "unknown option ''"),
+    ],
+)
+def test_lenient_model_specs_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_model(spec)
+
+
+def test_count_params_matches_the_built_model():
+    for text, shape, classes in [("mlp:8,6:bn", (4,), 3), ("linear", (5,), 2),
+                                 ("cnn:4,8", (8, 8, 1), 10), ("cnn:2,3", (28, 28, 1), 10)]:  # fmt: skip
+        spec = parse_model(text)
+        _, params, _ = build_model(spec, shape, classes).init(random.key(0), (-1, *shape))
+        size = sum(a.size for a in [l for p in params.values() for l in p.values()])
+        assert count_params(spec, shape, classes) == size, text
+    assert count_params(parse_model("mlp:100000,100000"), (4,), 3) == 10_000_900_003
 
 
 def test_optimizers():
@@ -107,12 +168,7 @@ def test_optimizers():
     # decay on W only: W - lr * wd * W = 0.95; b unchanged
     np.testing.assert_allclose(new["W"], 0.95)
     np.testing.assert_allclose(new["b"], 1.0)
-    assert set(build_optimizer("adam", optim.constant(0.1)).init(params)) == {
-        "count",
-        "lr",
-        "m",
-        "v",
-    }
+    assert {"count", "m", "v"} <= set(build_optimizer("adam", optim.constant(0.1)).init(params))
     new, _ = build_optimizer("adamw", optim.constant(0.1), weight_decay=0.5).update(
         params, grads, build_optimizer("adamw", optim.constant(0.1)).init(params)
     )

@@ -17,6 +17,7 @@ An IDX file is a header and then the data, big-endian, in C order::
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -64,7 +65,8 @@ def read_idx(path: str | os.PathLike[str]) -> Array:
         raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_DTYPES[code])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python's integers: a header of huge sizes cannot overflow into a small product
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
         raise ValueError(
             f"{path}: IDX header says shape {tuple(shape)} ({expected} bytes), "
@@ -103,6 +105,11 @@ def load_idx_folder(
     0..255), labels ``(N,)`` int64. Errors name the missing or malformed file.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(
+            f"{folder} is a file: give the folder that holds the four IDX files "
+            f"({', '.join(IDX_FILES.values())}, each optionally .gz)"
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     out = []

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fnnet.experiment import parse_dataset
-from fnnet.specs import OPTIMIZERS, build_schedule, parse_model
+from fnnet.cli.specs import OPTIMIZERS, build_schedule, parse_model
+from fnnet.datasets import DATASETS, parse_dataset
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +26,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "COMMON_DEFAULTS",
+    "COMPUTATION_KEYS",
     "DATASET_DEFAULTS",
     "OPTIONS",
     "ConfigError",
@@ -53,37 +54,34 @@ OPTIONS: dict[str, type] = {
     "batch_size": int,
     "epochs": int,
     "seed": int,
+    "threads": int,
     "out": str,
 }
+# the options a run's config holds (momentum only for sgd, where it is used)
+RUN_KEYS = tuple(k for k in OPTIONS if k != "out")
+# the options that fix a run's numbers, epoch by epoch: a checkpoint belongs to a config
+# that agrees on all of them (epochs may grow where the schedule allows, see fnnet.experiment)
+COMPUTATION_KEYS = tuple(k for k in RUN_KEYS if k != "epochs")
 COMMON_DEFAULTS: dict[str, Any] = {
     "dataset": "iris",
-    "momentum": 0.9,
     "weight_decay": 0.0,
     "schedule": "constant",
     "seed": 0,
+    "threads": 1,
 }
-
-
-def _defaults(
-    model: str, optimizer: str, lr: float, batch_size: int, epochs: int
-) -> dict[str, Any]:
-    return {
-        "model": model,
-        "optimizer": optimizer,
-        "lr": lr,
-        "batch_size": batch_size,
-        "epochs": epochs,
-    }
-
-
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "iris": _defaults("mlp:16", "adam", 0.01, 16, 60),
-    "digits": _defaults("cnn", "adam", 0.002, 32, 15),
-    "moons": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
-    "circles": _defaults("mlp:32,32", "adam", 0.01, 32, 40),
-    "spirals": _defaults("mlp:64,64", "adam", 0.01, 32, 60),
-    "idx": _defaults("cnn", "adam", 0.001, 64, 3),
-}
+SGD_MOMENTUM = 0.9
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {name: d.defaults for name, d in DATASETS.items()}
+# the bounds that the optimizer constructors (fnnet.optim.sgd, fnnet.optim.adam) check
+# themselves: lr > 0 and finite, sgd momentum in [0, 1), weight decay >= 0 and finite
+_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
+    ("lr", lambda v: math.isfinite(v) and v > 0, "a number > 0"),
+    ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
+    ("batch_size", lambda v: v >= 1, "at least 1"),
+    ("epochs", lambda v: v >= 1, "at least 1"),
+    ("seed", lambda v: 0 <= v < 2**63, "a non-negative integer"),
+    ("threads", lambda v: 1 <= v <= 256, "from 1 to 256"),
+]
 
 
 def defaults_table() -> str:
@@ -95,13 +93,26 @@ def defaults_table() -> str:
             f" --batch-size {d['batch_size']:<3} --epochs {d['epochs']}"
         )
     lines += [
-        "common defaults: --momentum 0.9 (sgd) --weight-decay 0 --schedule constant --seed 0",
+        f"common defaults: --momentum {SGD_MOMENTUM} (sgd only) --weight-decay 0 "
+        "--schedule constant --seed 0 --threads 1",
         "models: linear | mlp[:H1,H2,...][:bn][:dropout=P][:act=NAME] | cnn[:C1,C2][:dropout=P]",
         "schedules: constant | cosine | exponential:RATE (per epoch) | step:EPOCHS,GAMMA",
         "run folder (--out, default runs/<dataset>-<model>-seed<seed>): config.json,",
         "  metrics.csv, checkpoint.npz (every epoch), loss.png and accuracy.png",
     ]
     return "\n".join(lines)
+
+
+def _typed(key: str, value: Any, where: str) -> Any:
+    """``value`` as option ``key``'s type (an int is a fine float); else ConfigError."""
+    kind = OPTIONS[key]
+    ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+    if not ok or isinstance(value, bool):
+        raise ConfigError(f"{where}{key} must be {_TYPE_NAMES[kind]}, got {value!r}")
+    return kind(value)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -114,23 +125,41 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    except ValueError as err:  # e.g. a NUL byte in the path
+        raise ConfigError(f"config file {path!r}: {err}") from None
     options: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for raw_key, value in data.items():
         key = raw_key.replace("-", "_")
         if key not in OPTIONS:
             raise ConfigError(f"config file {path}: unknown option {raw_key!r}")
-        kind = OPTIONS[key]
-        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-        if not ok or isinstance(value, bool):
+        if key in spelled:
             raise ConfigError(
-                f"config file {path}: {raw_key} must be {kind.__name__}, got {value!r}"
+                f"config file {path}: {spelled[key]!r} and {raw_key!r} are the same option"
             )
-        options[key] = kind(value)
+        spelled[key] = raw_key
+        options[key] = _typed(key, value, f"config file {path}: ")
     return options
 
 
-def check(config: dict[str, Any]) -> dict[str, Any]:
-    """Validate a resolved config (or raise ConfigError); an IDX folder becomes absolute."""
+def check(config: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Validate a resolved config (or raise ConfigError); returns a normalised copy.
+
+    Every option of a run (``RUN_KEYS``; ``momentum`` with ``sgd`` only) must be there
+    with its type; an IDX folder becomes absolute. ``names`` says where each option came
+    from, for the messages (``--lr``, ``config file run.toml: lr``); default: the key.
+    """
+    names = names or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"a run config must be a dict of options, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(RUN_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown options {unknown}: expected {', '.join(RUN_KEYS)}")
+    sgd = config.get("optimizer") == "sgd"
+    missing = [k for k in RUN_KEYS if k not in config and (k != "momentum" or sgd)]
+    if missing:
+        raise ConfigError(f"missing options: {', '.join(missing)}")
+    config = {k: _typed(k, config[k], "") for k in RUN_KEYS if k in config}
     try:
         name, arg = parse_dataset(config["dataset"])
         parse_model(config["model"])
@@ -142,17 +171,12 @@ def check(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f"unknown optimizer {config['optimizer']!r}: expected {', '.join(OPTIMIZERS)}"
         )
-    rules: list[tuple[str, Callable[[Any], bool], str]] = [
-        ("lr", lambda v: math.isfinite(v) and v > 0, "a number > 0"),
-        ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-        ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
-        ("batch_size", lambda v: v >= 1, "at least 1"),
-        ("epochs", lambda v: v >= 1, "at least 1"),
-        ("seed", lambda v: v >= 0, "a non-negative integer"),
-    ]
-    for key, ok, what in rules:
-        if not ok(config[key]):
-            raise ConfigError(f"--{key.replace('_', '-')} must be {what}, got {config[key]}")
+    if "momentum" in config and not sgd:
+        where = names.get("momentum", "momentum")
+        raise ConfigError(f"{where} applies to --optimizer sgd only, not {config['optimizer']}")
+    for key, ok, what in _RULES:
+        if key in config and not ok(config[key]):
+            raise ConfigError(f"{names.get(key, key)} must be {what}, got {config[key]}")
     try:
         build_schedule(config["schedule"], config["lr"], config["epochs"], 1)
     except ValueError as err:
@@ -163,25 +187,34 @@ def check(config: dict[str, Any]) -> dict[str, Any]:
 def resolve(given: dict[str, Any], config_file: str | None = None) -> tuple[dict[str, Any], Path]:
     """Merge the defaults, ``config_file`` (TOML) and the ``given`` options; check the result.
 
-    Returns the config (every option of :data:`OPTIONS` but ``out``) and the run folder:
-    ``given["out"]`` or the file's ``out``, else ``runs/<dataset>-<model>-seed<seed>``.
+    Returns the config (the options of a run: :data:`RUN_KEYS`, momentum for sgd only)
+    and the run folder: ``given["out"]`` or the file's ``out``, else
+    ``runs/<dataset>-<model>-seed<seed>``.
     """
     unknown = sorted(set(given) - set(OPTIONS))
     if unknown:
         raise ConfigError(f"unknown options {unknown}")
     from_file = read_toml(config_file) if config_file else {}
+    names = {k: f"config file {config_file}: {k}" for k in from_file}
+    names.update({k: "--" + k.replace("_", "-") for k in given})
     dataset = given.get("dataset", from_file.get("dataset", COMMON_DEFAULTS["dataset"]))
-    family = dataset.partition(":")[0]
+    family = dataset.partition(":")[0] if isinstance(dataset, str) else ""
     config = {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(family, {}), **from_file, **given}
     out = config.pop("out", None)
-    for key in OPTIONS:
-        if key != "out" and key not in config:  # an unknown dataset has no defaults
+    for key in RUN_KEYS:
+        if key not in config and key != "momentum":  # an unknown dataset has no defaults
             config[key] = DATASET_DEFAULTS["iris"].get(key)
-    config = check(config)
+    if config.get("optimizer") == "sgd":
+        config.setdefault("momentum", SGD_MOMENTUM)
+    config = check(config, names)
     if out is None:
         name = config["dataset"] if family != "idx" else f"idx-{Path(dataset[4:]).name}"
         slug = "".join(c if c.isalnum() or c in "._" else "-" for c in f"{name}-{config['model']}")
         out = f"runs/{slug}-seed{config['seed']}"
+    if not out.strip():
+        raise ConfigError(f"{names.get('out', 'out')} must name a folder, got {out!r}")
+    if "\0" in out:
+        raise ConfigError(f"{names.get('out', 'out')} must not contain a NUL byte")
     return config, Path(out)
 
 
@@ -196,7 +229,14 @@ def read_run_config(folder: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {err}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not an fnnet run config (not a JSON object)")
-    missing = [k for k in OPTIONS if k != "out" and k not in data]
+    sgd = data.get("optimizer") == "sgd"
+    missing = [k for k in RUN_KEYS if k not in data and (k != "momentum" or sgd)]
     if missing:
         raise ConfigError(f"{path}: not an fnnet run config (missing {', '.join(missing)})")
-    return check({k: data[k] for k in OPTIONS if k != "out"})
+    where = f"{path}: "
+    options = {k: _typed(k, data[k], where) for k in RUN_KEYS if k in data}
+    try:
+        return check(options, {k: f"{path}: {k}" for k in options})
+    except ConfigError as err:
+        msg = str(err)
+        raise ConfigError(msg if str(path) in msg else f"{path}: {msg}") from None
