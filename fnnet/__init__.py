@@ -14,7 +14,6 @@ from fnnet import (
     losses,
     optim,
     random,
-    runtime,
     training,
     tree,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "losses",
     "optim",
     "random",
-    "runtime",
     "training",
     "tree",
     "value_and_grad",
