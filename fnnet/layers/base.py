@@ -163,7 +163,12 @@ def as_input(name: str, x: Any) -> Array:
       parameter dtype (a float64 model then computes in float64 by NumPy's promotion);
     - complex, object and string data are a ``TypeError`` naming the layer.
     """
-    A = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        A = x
+    else:  # a list or a Python number: float32, the default parameter dtype
+        A = np.asarray(x)
+        if A.dtype.kind in "biuf" and not isinstance(x, np.generic):
+            return A.astype(np.float32)
     kind = A.dtype.kind
     if kind == "f":
         return A
