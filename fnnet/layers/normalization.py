@@ -197,6 +197,7 @@ def _train(
         dLdM = -sum_i(dLdNZ) * (V + eps) ** -0.5 + dLdV * (-2 / N) * sum_i(Z_M)
         # (85) dL/dZ = dL/dNZ * (V + eps)^(-1/2) + dL/dV * 2/N (Z - M) + dL/dM / N
         dLdZ = dLdNZ * (V + eps) ** -0.5 + dLdV * (2 / N) * Z_M + dLdM / N
+        # the gradients, in the dtype of their params
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
 
@@ -221,6 +222,7 @@ def _eval(Z: Array, params: Params, state: State, eps: float) -> tuple[Array, Pu
         dLdNZ = dLdBZ * gamma
         # (75) with constant statistics: dL/dZ = dL/dNZ / sqrt(Var[Z] + eps)
         dLdZ = dLdNZ / np.sqrt(var + eps)
+        # the gradients, in the dtype of their params
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
 
