@@ -520,7 +520,7 @@ def test_params_and_state_of_another_shape_are_errors_naming_the_key(train):
 
 def test_state_of_another_model_is_refused_by_serial():
     model = serial(Linear(3, 4), BatchNorm1d(4))
-    _, p, s = model.init(random.key(0), (-1, 3))
+    _, p, _ = model.init(random.key(0), (-1, 3))
     _, _, s5 = serial(Linear(3, 5), BatchNorm1d(5)).init(random.key(0), (-1, 3))
     with pytest.raises(
         ValueError, match=r"^serial layer 1 \(BatchNorm1d\): state mean: expected shape \(4,\)"

@@ -44,9 +44,9 @@ def Dropout(p: float) -> Layer:
         return ~bernoulli(key, p, X.shape)
 
     def vjp(
-        params: Params, state: State, X: Any, *, key: Key | None = None, train: bool = True
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = True
     ) -> tuple[Array, State, Pullback]:
-        X = as_input("Dropout", X)
+        X = as_input("Dropout", x)
         if not train:
 
             def identity_pullback(dLdY: Array) -> tuple[Params, Array]:
@@ -67,9 +67,9 @@ def Dropout(p: float) -> Layer:
         return Y, state, pullback
 
     def apply(
-        params: Params, state: State, X: Any, *, key: Key | None = None, train: bool = False
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = False
     ) -> tuple[Array, State]:
-        X = as_input("Dropout", X)
+        X = as_input("Dropout", x)
         if not train:
             # eval mode: Y = X
             return read_only_view(X), state

@@ -112,8 +112,10 @@ def _batch_norm(
         """Raise unless params and state hold exactly what ``init`` made."""
         try:
             gamma, beta, mean, var = params["gamma"], params["beta"], state["mean"], state["var"]
-            found = (len(params), len(state), gamma.shape, beta.shape, mean.shape, var.shape)
-            found += (gamma.dtype.kind, beta.dtype.kind, mean.dtype.kind, var.dtype.kind)
+            found: tuple[Any, ...] = (
+                *(len(params), len(state), gamma.shape, beta.shape, mean.shape, var.shape),
+                *(gamma.dtype.kind, beta.dtype.kind, mean.dtype.kind, var.dtype.kind),
+            )
         except (KeyError, TypeError, AttributeError):
             found = ()
         if found != fits:
