@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 Array = NDArray[Any]
 
-__all__ = ["batch_sum"]
+__all__ = ["batch_norm_dLdZ", "batch_sum"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -46,6 +46,28 @@ def batch_sum(X: Array) -> Array:
     if X.size <= _BATCH_SUM_MIN_SIZE:
         return X.sum(axis=0)
     return np.ones(X.shape[0], X.dtype) @ X
+
+
+def batch_norm_dLdZ(
+    dLdNZ: Array, dLdV: Array, dLdM: Array, Z_M: Array, V: Array, eps: float
+) -> Array:
+    """BatchNorm's input gradient, the course's equation (85)::
+
+        dLdZ = dLdNZ (V + eps)^(-1/2) + dLdV 2/N (Z - M) + dLdM / N
+
+    ``dLdNZ``, ``Z_M = Z - M``: ``(N, C)``; ``V``, ``dLdV``, ``dLdM``: ``(C,)``; returns
+    ``(N, C)``. The plain expression makes four ``(N, C)`` arrays; this makes one, with
+    ``s = (V + eps)^(-1/2)`` factored out of the first two terms::
+
+        dLdZ = s (dLdNZ + (Z - M) * (2/N dLdV / s)) + dLdM / N
+    """
+    N = Z_M.shape[0]
+    s = (V + eps) ** -0.5
+    dLdZ = Z_M * (dLdV * (2 / N) / s)
+    dLdZ += dLdNZ
+    dLdZ *= s
+    dLdZ += dLdM / N
+    return dLdZ
 
 
 # ---------------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def _train(
         # (82-84) dL/dM = -sum_i dL/dNZ_i * (V + eps)^(-1/2) + dL/dV * (-2/N) sum_i (Z_i - M)
         dLdM = -sum_i(dLdNZ) * (V + eps) ** -0.5 + dLdV * (-2 / N) * sum_i(Z_M)
         # (85) dL/dZ = dL/dNZ * (V + eps)^(-1/2) + dL/dV * 2/N (Z - M) + dL/dM / N
-        dLdZ = dLdNZ * (V + eps) ** -0.5 + dLdV * (2 / N) * Z_M + dLdM / N
+        dLdZ = kernels.batch_norm_dLdZ(dLdNZ, dLdV, dLdM, Z_M, V, eps)
         # the gradients, in the dtype of their params
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
