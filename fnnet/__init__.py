@@ -15,7 +15,6 @@ from fnnet import (
     losses,
     optim,
     random,
-    runtime,
     training,
     tree,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "losses",
     "optim",
     "random",
-    "runtime",
     "summary",
     "training",
     "tree",

@@ -170,17 +170,6 @@ def test_input_gradient_skip_with_a_first_layer_that_cannot_skip():
     assert none is None and grads["1"]["W"].shape == (2, 3)
 
 
-def test_batch_sum_is_the_column_sum_for_small_and_large_arrays():
-    from fnnet.layers.base import batch_sum
-
-    rng = np.random.default_rng(0)
-    for shape in [(4, 3), (5000, 16)]:  # below and above the size where 1^T X is used
-        X = rng.standard_normal(shape).astype(np.float32)
-        s = batch_sum(X)
-        assert s.shape == (shape[1],) and s.dtype == np.float32
-        np.testing.assert_allclose(s, X.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-3)
-
-
 def shape_logging_relu(log):
     """A hand-built ReLU that records the shape of every input it sees (apply and vjp)."""
     relu = layers.ReLU()

@@ -490,3 +490,39 @@ def test_batch_norm_pullback_lets_go_of_its_input(train):
     _, params, state = layer.init(random.key(0), (-1, 4, 4, 3))
     x = random.normal(random.key(1), (2, 4, 4, 3), np.float32)
     assert input_freed_after_vjp(layer, params, state, x, train=train)
+
+
+# ---------------------------------------------------------------- params and state checks
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_params_and_state_of_another_shape_are_errors_naming_the_key(train):
+    bn = BatchNorm1d(3)
+    _, p, s = bn.init(random.key(0), (-1, 3))
+    x = data((5, 3))
+    with pytest.raises(
+        ValueError, match=r"^BatchNorm1d: params gamma: expected shape \(3,\), got \(4,\)$"
+    ):
+        bn.apply({**p, "gamma": np.ones(4, np.float32)}, s, x, train=train)
+    with pytest.raises(
+        ValueError, match=r"^BatchNorm1d: state var: expected shape \(3,\), got \(1, 3\)$"
+    ):
+        bn.vjp(p, {**s, "var": np.ones((1, 3), np.float32)}, x, train=train)
+    with pytest.raises(
+        ValueError, match=r"^BatchNorm1d: expected state with keys \['mean', 'var'\], got \[\]$"
+    ):
+        bn.apply(p, {}, x, train=train)
+    with pytest.raises(
+        TypeError, match=r"^BatchNorm1d: params beta: expected a float array, got int64$"
+    ):
+        bn.apply({**p, "beta": np.zeros(3, np.int64)}, s, x, train=train)
+
+
+def test_state_of_another_model_is_refused_by_serial():
+    model = serial(Linear(3, 4), BatchNorm1d(4))
+    _, p, _ = model.init(random.key(0), (-1, 3))
+    _, _, s5 = serial(Linear(3, 5), BatchNorm1d(5)).init(random.key(0), (-1, 3))
+    with pytest.raises(
+        ValueError, match=r"^serial layer 1 \(BatchNorm1d\): state mean: expected shape \(4,\)"
+    ):
+        model.apply(p, s5, data((2, 3)))

@@ -67,3 +67,39 @@ def test_linear(dtype):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(grads["W"], ref.weight.grad.numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(grads["b"], ref.bias.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flatten(dtype):
+    x = random.normal(random.key(3), (2, 3, 4, 5), dtype)
+    dy = random.normal(random.key(4), (2, 60), dtype)
+    y, _, pullback = layers.Flatten().vjp({}, {}, x)
+    _, dx = pullback(dy)
+    y_ref, dx_ref = torch_vjp(lambda t: torch.flatten(t, start_dim=1), x, dy)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(dx, dx_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_is_torchs_inverted_dropout(dtype):
+    """Eval mode is torch's eval-mode dropout (the identity); train mode scales the kept
+    units by 1/(1-p) as torch does: fnnet's own mask (the kept units) through torch's
+    formula gives the same output and gradient."""
+    p = 0.3
+    x = random.normal(random.key(5), (6, 7), dtype)
+    dy = random.normal(random.key(6), (6, 7), dtype)
+    drop = layers.Dropout(p)
+    y_eval, _ = drop.apply({}, {}, x)
+    torch_drop = torch.nn.Dropout(p).eval()
+    np.testing.assert_array_equal(y_eval, torch_drop(torch.tensor(x)).numpy())
+    y, _, pullback = drop.vjp({}, {}, x, key=random.key(7))
+    _, dx = pullback(dy)
+    kept = torch.tensor(y != 0)
+    y_ref, dx_ref = torch_vjp(lambda t: t * kept / (1 - p), x, dy)
+    tol = 1e-6 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, dx_ref, rtol=tol, atol=tol)
+    # and torch's train-mode dropout drops about p, scaling the rest the same way
+    t = torch_drop.train()(torch.ones(200, 500, dtype=torch.float64)).numpy()
+    assert set(np.unique(t)) == {0.0, 1 / (1 - p)}
+    assert abs((t == 0).mean() - p) < 0.01

@@ -1,9 +1,12 @@
 """Activation layers: no parameters, no state.
 
 A scalar activation ``A = f(Z)`` acts element-wise, so its Jacobian is diagonal and
-its pullback is ``dLdZ = dLdA * f'(Z)``. Softmax and LogSoftmax mix a whole row; their
-pullbacks use the Jacobian's structure instead of building the (C, C) matrix.
-All keep the input's shape and dtype and stay finite for any finite input.
+its pullback is ``dLdZ = dLdA * f'(Z)``. Each one below is written as two functions,
+``forward(Z) -> A`` and ``backward(Z, A, dLdA) -> dLdZ``, lifted into a layer by
+:func:`_elementwise`. Softmax and LogSoftmax mix a whole row; their pullbacks use the
+Jacobian's structure instead of building the (C, C) matrix. All keep the input's shape
+and dtype (integer and bool inputs become float32, see ``base.as_input``) and stay
+finite for any finite input.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
+    as_input,
+    read_only_view,
     stateless,
 )
 from fnnet.random import Key
@@ -58,11 +63,11 @@ def _elementwise(
     """
     keep_Z, keep_A = "Z" in keeps, "A" in keeps
 
-    def apply(params: Params, Z: Array) -> Array:
-        return forward(np.asarray(Z))
+    def apply(params: Params, Z: Any) -> Array:
+        return forward(as_input(name, Z))
 
-    def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
-        Z = np.asarray(Z)
+    def vjp(params: Params, Z: Any) -> tuple[Array, Pullback]:
+        Z = as_input(name, Z)
         A = forward(Z)
         saved_Z, saved_A = (Z if keep_Z else None), (A if keep_A else None)
 
@@ -75,8 +80,20 @@ def _elementwise(
 
 
 def Identity() -> Layer:
-    """``A = Z``; ``dLdZ = dLdA``."""
-    return _elementwise("Identity", lambda Z: Z, lambda Z, A, dLdA: dLdA, keeps="")
+    """``A = Z``; ``dLdZ = dLdA``.
+
+    Both come back as read-only views of the arrays given (the output *is* the input).
+    """
+
+    def forward(Z: Array) -> Array:
+        # A = Z
+        return read_only_view(Z)
+
+    def backward(Z: None, A: None, dLdA: Array) -> Array:
+        # dL/dZ = dL/dA
+        return read_only_view(np.asarray(dLdA))
+
+    return _elementwise("Identity", forward, backward, keeps="")
 
 
 def Sigmoid() -> Layer:
@@ -84,33 +101,54 @@ def Sigmoid() -> Layer:
 
     Computed with ``scipy.special.expit``, stable for large negative ``Z``.
     """
-    # dA/dZ = A - A^2 = A (1 - A)
-    return _elementwise("Sigmoid", special.expit, lambda Z, A, dLdA: dLdA * A * (1 - A), keeps="A")
+
+    def forward(Z: Array) -> Array:
+        # A = 1 / (1 + exp(-Z))
+        return special.expit(Z)
+
+    def backward(Z: None, A: Array, dLdA: Array) -> Array:
+        # dA/dZ = A - A^2 = A (1 - A), so dL/dZ = dL/dA * A (1 - A)
+        return dLdA * A * (1 - A)
+
+    return _elementwise("Sigmoid", forward, backward, keeps="A")
 
 
 def Tanh() -> Layer:
     """``A = tanh(Z)``; ``dLdZ = dLdA * (1 - A^2)``."""
-    # dA/dZ = 1 - tanh(Z)^2 = 1 - A^2
-    return _elementwise("Tanh", np.tanh, lambda Z, A, dLdA: dLdA * (1 - A * A), keeps="A")
+
+    def forward(Z: Array) -> Array:
+        # A = tanh(Z)
+        return np.tanh(Z)
+
+    def backward(Z: None, A: Array, dLdA: Array) -> Array:
+        # dA/dZ = 1 - tanh(Z)^2 = 1 - A^2, so dL/dZ = dL/dA * (1 - A^2)
+        return dLdA * (1 - A * A)
+
+    return _elementwise("Tanh", forward, backward, keeps="A")
 
 
 def ReLU() -> Layer:
-    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0)."""
+    """``A = max(Z, 0)``; ``dLdZ = dLdA * [Z > 0]`` (the derivative at 0 is 0).
 
-    def apply(params: Params, Z: Array) -> Array:
-        # a float 0.0 is cheaper for NumPy to match than an int 0
-        return np.maximum(np.asarray(Z), 0.0)
+    The pullback keeps only the mask ``[Z > 0]`` (a byte per value), not ``Z`` or ``A``.
+    """
 
-    def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
-        Z = np.asarray(Z)
-        # dA/dZ = [Z > 0]: the pullback keeps this mask (a byte per value), not Z or A
-        mask = Z > 0.0
+    def apply(params: Params, Z: Any) -> Array:
+        # A = max(Z, 0)
+        return np.maximum(as_input("ReLU", Z), 0.0)
+
+    def vjp(params: Params, Z: Any) -> tuple[Array, Pullback]:
+        Z = as_input("ReLU", Z)
+        # A = max(Z, 0)
+        A = np.maximum(Z, 0.0)
+        # dA/dZ = [Z > 0]
+        dAdZ = Z > 0.0
 
         def pullback(dLdA: Array) -> tuple[Params, Array]:
             # dL/dZ = dL/dA * [Z > 0]
-            return {}, dLdA * mask
+            return {}, dLdA * dAdZ
 
-        return apply(params, Z), pullback
+        return A, pullback
 
     return stateless(_no_params, apply, vjp, name="ReLU")
 
@@ -118,79 +156,89 @@ def ReLU() -> Layer:
 def LeakyReLU(negative_slope: float = 0.01) -> Layer:
     """``A = Z`` for ``Z > 0``, else ``negative_slope * Z``."""
     s = float(negative_slope)
-    return _elementwise(
-        "LeakyReLU",
-        lambda Z: np.where(Z > 0, Z, Z * s),
-        # dA/dZ = 1 where Z > 0, else negative_slope
-        lambda Z, A, dLdA: np.where(Z > 0, dLdA, dLdA * s),
-        keeps="Z",
-    )
+
+    def forward(Z: Array) -> Array:
+        # A = Z if Z > 0 else s Z
+        return np.where(Z > 0, Z, Z * s)
+
+    def backward(Z: Array, A: None, dLdA: Array) -> Array:
+        # dA/dZ = 1 if Z > 0 else s
+        return np.where(Z > 0, dLdA, dLdA * s)
+
+    return _elementwise("LeakyReLU", forward, backward, keeps="Z")
 
 
 def ELU(alpha: float = 1.0) -> Layer:
     """``A = Z`` for ``Z > 0``, else ``alpha * (exp(Z) - 1)``."""
     a = float(alpha)
-    return _elementwise(
-        "ELU",
-        lambda Z: np.where(Z > 0, Z, a * np.expm1(np.minimum(Z, 0))),
-        # dA/dZ = 1 where Z > 0, else alpha * exp(Z) = A + alpha
-        lambda Z, A, dLdA: np.where(Z > 0, dLdA, dLdA * (A + a)),
-        keeps="ZA",
-    )
+
+    def forward(Z: Array) -> Array:
+        # A = Z if Z > 0 else alpha (exp(Z) - 1)   (exp of min(Z, 0): no overflow)
+        return np.where(Z > 0, Z, a * np.expm1(np.minimum(Z, 0)))
+
+    def backward(Z: Array, A: Array, dLdA: Array) -> Array:
+        # dA/dZ = 1 if Z > 0 else alpha exp(Z) = A + alpha
+        return np.where(Z > 0, dLdA, dLdA * (A + a))
+
+    return _elementwise("ELU", forward, backward, keeps="ZA")
 
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _gelu_backward(Z: Array, A: Array, dLdA: Array) -> Array:
-    # dA/dZ = Phi(Z) + Z phi(Z), with Phi the standard normal CDF and phi its density;
-    # phi vanishes beyond |Z| = 40, so clip first to keep Z^2 finite in float32
-    Zc = np.clip(Z, -40, 40)
-    Phi = 0.5 * (1 + special.erf(Zc * _INV_SQRT2))
-    phi = np.exp(-0.5 * Zc * Zc) * _INV_SQRT_2PI
-    return dLdA * (Phi + Zc * phi)
-
-
 def GELU() -> Layer:
     """Exact GELU: ``A = Z * Phi(Z) = Z/2 * (1 + erf(Z / sqrt(2)))``.
 
-    ``dLdZ = dLdA * (Phi(Z) + Z * phi(Z))`` with ``phi`` the standard normal density.
+    ``dLdZ = dLdA * (Phi(Z) + Z * phi(Z))`` with ``Phi`` the standard normal CDF and
+    ``phi`` its density.
     """
-    return _elementwise(
-        "GELU",
-        lambda Z: 0.5 * Z * (1 + special.erf(Z * _INV_SQRT2)),
-        _gelu_backward,
-        keeps="Z",
-    )
+
+    def forward(Z: Array) -> Array:
+        # A = Z Phi(Z),  Phi(Z) = (1 + erf(Z / sqrt(2))) / 2
+        return 0.5 * Z * (1 + special.erf(Z * _INV_SQRT2))
+
+    def backward(Z: Array, A: None, dLdA: Array) -> Array:
+        # phi vanishes beyond |Z| = 40: clipping there keeps Z^2 finite in float32
+        Zc = np.clip(Z, -40, 40)
+        # Phi(Z) = (1 + erf(Z / sqrt(2))) / 2
+        Phi = 0.5 * (1 + special.erf(Zc * _INV_SQRT2))
+        # phi(Z) = exp(-Z^2 / 2) / sqrt(2 pi)
+        phi = np.exp(-0.5 * Zc * Zc) * _INV_SQRT_2PI
+        # dA/dZ = Phi(Z) + Z phi(Z)
+        return dLdA * (Phi + Zc * phi)
+
+    return _elementwise("GELU", forward, backward, keeps="Z")
 
 
 def SiLU() -> Layer:
     """SiLU / swish: ``A = Z * sigmoid(Z)``; ``dA/dZ = s + Z s (1 - s)``, ``s = sigmoid(Z)``."""
 
-    def backward(Z: Array, A: Array, dLdA: Array) -> Array:
+    def forward(Z: Array) -> Array:
+        # A = Z sigmoid(Z)
+        return Z * special.expit(Z)
+
+    def backward(Z: Array, A: None, dLdA: Array) -> Array:
+        # s = sigmoid(Z)
         s = special.expit(Z)
         # dA/dZ = s + Z s (1 - s) = s (1 + Z (1 - s))
         return dLdA * s * (1 + Z * (1 - s))
 
-    return _elementwise("SiLU", lambda Z: Z * special.expit(Z), backward, keeps="Z")
+    return _elementwise("SiLU", forward, backward, keeps="Z")
 
 
 def Softplus() -> Layer:
     """``A = log(1 + exp(Z))`` (computed stably); ``dA/dZ = sigmoid(Z)``."""
-    return _elementwise(
-        "Softplus",
-        lambda Z: np.logaddexp(Z, 0),
-        lambda Z, A, dLdA: dLdA * special.expit(Z),
-        keeps="Z",
-    )
 
+    def forward(Z: Array) -> Array:
+        # A = log(1 + exp(Z)) = log(exp(0) + exp(Z))
+        return np.logaddexp(Z, 0)
 
-def _softmax(Z: Array, axis: int) -> Array:
-    # subtracting the row maximum leaves softmax unchanged and keeps exp() <= 1
-    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    E /= E.sum(axis=axis, keepdims=True)
-    return E
+    def backward(Z: Array, A: None, dLdA: Array) -> Array:
+        # dA/dZ = exp(Z) / (1 + exp(Z)) = sigmoid(Z)
+        return dLdA * special.expit(Z)
+
+    return _elementwise("Softplus", forward, backward, keeps="Z")
 
 
 def Softmax(axis: int = -1) -> Layer:
@@ -200,14 +248,20 @@ def Softmax(axis: int = -1) -> Layer:
     ``dLdZ = dLdA J = A * (dLdA - sum(dLdA * A))`` (sum along ``axis``).
     """
 
-    def apply(params: Params, Z: Array) -> Array:
-        return _softmax(np.asarray(Z), axis)
+    def forward(Z: Array) -> Array:
+        # E = exp(Z - max Z): subtracting the row maximum leaves A unchanged, keeps E <= 1
+        E = np.exp(Z - Z.max(axis=axis, keepdims=True))
+        # A = E / sum_j E_j
+        return E / E.sum(axis=axis, keepdims=True)
 
-    def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
-        A = _softmax(np.asarray(Z), axis)
+    def apply(params: Params, Z: Any) -> Array:
+        return forward(as_input("Softmax", Z))
+
+    def vjp(params: Params, Z: Any) -> tuple[Array, Pullback]:
+        A = forward(as_input("Softmax", Z))
 
         def pullback(dLdA: Array) -> tuple[Params, Array]:
-            # dL/dZ = A * (dL/dA - <dL/dA, A>)
+            # dL/dZ = dL/dA (diag(A) - A A^T) = A * (dL/dA - <dL/dA, A>)
             dLdZ = A * (dLdA - (dLdA * A).sum(axis=axis, keepdims=True))
             return {}, dLdZ
 
@@ -216,22 +270,23 @@ def Softmax(axis: int = -1) -> Layer:
     return stateless(_no_params, apply, vjp, name="Softmax")
 
 
-def _log_softmax(Z: Array, axis: int) -> Array:
-    shifted = Z - Z.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 def LogSoftmax(axis: int = -1) -> Layer:
     """``A = Z - logsumexp(Z)`` along ``axis``; ``dLdZ = dLdA - softmax(Z) * sum(dLdA)``."""
 
-    def apply(params: Params, Z: Array) -> Array:
-        return _log_softmax(np.asarray(Z), axis)
+    def forward(Z: Array) -> Array:
+        # Zs = Z - max Z: the shift cancels in A and keeps exp(Zs) <= 1
+        Zs = Z - Z.max(axis=axis, keepdims=True)
+        # A = Zs - log sum_j exp(Zs_j)
+        return Zs - np.log(np.exp(Zs).sum(axis=axis, keepdims=True))
 
-    def vjp(params: Params, Z: Array) -> tuple[Array, Pullback]:
-        A = _log_softmax(np.asarray(Z), axis)
+    def apply(params: Params, Z: Any) -> Array:
+        return forward(as_input("LogSoftmax", Z))
+
+    def vjp(params: Params, Z: Any) -> tuple[Array, Pullback]:
+        A = forward(as_input("LogSoftmax", Z))
 
         def pullback(dLdA: Array) -> tuple[Params, Array]:
-            # dL/dZ = dL/dA - softmax(Z) * sum_j dL/dA_j, with softmax(Z) = exp(A)
+            # dL/dZ = dL/dA - softmax(Z) sum_j dL/dA_j,  with softmax(Z) = exp(A)
             dLdZ = dLdA - np.exp(A) * dLdA.sum(axis=axis, keepdims=True)
             return {}, dLdZ
 

@@ -32,11 +32,12 @@ __all__ = [
     "Pullback",
     "Shape",
     "as_input",
-    "batch_sum",
     "check_features",
+    "check_params",
     "check_rank",
     "layer_name",
     "named",
+    "read_only_view",
     "skips_input_grad",
     "stateless",
 ]
@@ -183,7 +184,12 @@ def as_input(name: str, x: Any) -> Array:
       parameter dtype (a float64 model then computes in float64 by NumPy's promotion);
     - complex, object and string data are a ``TypeError`` naming the layer.
     """
-    A = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        A = x
+    else:  # a list or a Python number: float32, the default parameter dtype
+        A = np.asarray(x)
+        if A.dtype.kind in "biuf" and not isinstance(x, np.generic):
+            return A.astype(np.float32)
     kind = A.dtype.kind
     if kind == "f":
         return A
@@ -210,13 +216,35 @@ def check_features(name: str, shape: tuple[int, ...], axis: int, expected: int) 
         raise ValueError(f"{name}: expected input ({', '.join(want)}), got {_fmt(shape)}")
 
 
-def batch_sum(X: Array) -> Array:
-    """Column sums ``1^T X`` of an ``(N, C)`` array: the sum over the batch axis.
+def read_only_view(x: Array) -> Array:
+    """A read-only view of ``x``: what a layer returns when its output *is* its input.
 
-    Computed as a matrix-vector product (BLAS), which is several times faster than
-    ``X.sum(axis=0)`` when rows are short (e.g. a bias gradient over ``N * H * W``
-    pixels of ``C = 16`` channels) and as accurate: both add each column in turn.
+    Identity, Flatten and Dropout in eval mode give back the caller's data; a read-only
+    view lets the caller keep writing into ``x`` while a write into the output raises
+    instead of silently changing ``x``.
     """
-    if X.size <= 4096:  # small: the reduction has less set-up cost than the product
-        return X.sum(axis=0)
-    return np.ones(X.shape[0], X.dtype) @ X
+    view = x.view()
+    view.flags.writeable = False
+    return view
+
+
+def check_params(name: str, params: Any, shapes: dict[str, tuple[int, ...]], what: str) -> None:
+    """Raise unless ``params`` holds exactly ``shapes``'s keys, float arrays of those shapes.
+
+    ``what`` names the tree (``"params"`` or ``"state"``). Layers call this only when
+    their one-line check failed, to say what differs: a missing or extra key, a shape
+    (``Linear: params W: expected shape (8, 4), got (16, 4)``) or a dtype.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{name}: expected {what} as a dict, got {type(params).__name__}")
+    if params.keys() != shapes.keys():
+        raise ValueError(f"{name}: expected {what} with keys {list(shapes)}, got {list(params)}")
+    for key, shape in shapes.items():
+        leaf = params[key]
+        if not isinstance(leaf, np.ndarray) or leaf.dtype.kind != "f":
+            got = leaf.dtype if isinstance(leaf, np.ndarray) else type(leaf).__name__
+            raise TypeError(f"{name}: {what} {key}: expected a float array, got {got}")
+        if leaf.shape != shape:
+            raise ValueError(
+                f"{name}: {what} {key}: expected shape {_fmt(shape)}, got {_fmt(leaf.shape)}"
+            )

@@ -39,7 +39,7 @@ def mlp(
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"mlp: sizes needs at least an input and an output size, got {sizes}")
-    if any((not isinstance(s, int)) or s <= 0 for s in sizes):
+    if any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in sizes):
         raise ValueError(f"mlp: sizes must be positive integers, got {sizes}")
     layers: list[Layer] = []
     for i, (c_in, c_out) in enumerate(pairwise(sizes)):

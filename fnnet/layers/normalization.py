@@ -25,8 +25,11 @@ mode needs more than one value per feature (a variance of one value is undefined
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from fnnet import kernels
 from fnnet.layers.base import (
     Array,
     Layer,
@@ -34,14 +37,18 @@ from fnnet.layers.base import (
     Pullback,
     Shape,
     State,
-    batch_sum,
+    as_input,
     check_features,
+    check_params,
     check_rank,
 )
 from fnnet.random import Key
 from fnnet.tree import freeze
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+# sum_i X_i: the sum over the batch axis of X (N, C), a named kernel
+sum_i = kernels.batch_sum
 
 
 def BatchNorm1d(num_features: int, alpha: float = 0.9, eps: float = 1e-8) -> Layer:
@@ -51,25 +58,22 @@ def BatchNorm1d(num_features: int, alpha: float = 0.9, eps: float = 1e-8) -> Lay
     ``mu, s2`` in train mode and the running ones in eval mode (see the module
     docstring for the equations and the differences from PyTorch).
 
-    Backward in train mode, given ``dLdBZ (N, C)`` (the course's equations 77-85)::
+    Backward in train mode, given ``dLdBZ (N, C)``, the course's equations (77)-(85),
+    one line each in the code (``M = mu``, ``V = s2``, sums over the batch ``i``)::
 
-        dLdbeta  = sum_i dLdBZ                                        (C,)
-        dLdgamma = sum_i dLdBZ * NZ                                   (C,)
-        dLdNZ    = dLdBZ * gamma                                      (N, C)
-        dLdV     = -1/2 sum_i dLdNZ * (Z - mu) * (s2 + eps)^(-3/2)    (C,)
-        dLdM     = -sum_i dLdNZ * (s2 + eps)^(-1/2) + dLdV * (-2/N) sum_i (Z - mu)
-        dLdZ     = dLdNZ * (s2 + eps)^(-1/2) + dLdV * 2/N (Z - mu) + dLdM / N
+        dLdbeta  = sum_i dLdBZ                                             (77)
+        dLdgamma = sum_i dLdBZ * NZ                                        (78)
+        dLdNZ    = dLdBZ * gamma                                           (79)
+        dLdV     = -1/2 sum_i dLdNZ * (Z - M) * (V + eps)^(-3/2)           (80, 81)
+        dLdM     = -sum_i dLdNZ * (V + eps)^(-1/2)
+                   + dLdV * (-2/N) sum_i (Z - M)                           (82-84)
+        dLdZ     = dLdNZ * (V + eps)^(-1/2) + dLdV * 2/N (Z - M) + dLdM / N   (85)
 
     (``dLdV`` sums ``dLdNZ``, the gradient at the normalised input; equation 81 as
     printed in the course writes ``dL/dZ-tilde`` there, which drops the factor gamma.)
-    The code computes ``dLdZ`` in the standard simplified form, in a few passes over the
-    batch: the second term of ``dLdM`` vanishes (``sum_i (Z - mu) = 0``), and with
-    ``Z - mu = NZ sqrt(s2 + eps)`` the three terms of ``dLdZ`` combine to::
-
-        dLdZ = (s2 + eps)^(-1/2) / N * (N dLdNZ - sum_i dLdNZ - NZ * sum_i dLdNZ * NZ)
-             = gamma (s2 + eps)^(-1/2) / N * (N dLdBZ - dLdbeta - NZ * dLdgamma)
-
-    In eval mode the statistics are constants and ``dLdZ = dLdBZ * gamma / sqrt(var + eps)``.
+    In eval mode the statistics are constants: ``dLdZ = dLdBZ * gamma / sqrt(var + eps)``.
+    ``apply`` and ``vjp`` check that params hold exactly ``gamma, beta`` and state
+    exactly ``mean, var``, each ``(C,)``.
     """
     return _batch_norm("BatchNorm1d", num_features, alpha, eps, rank=2, layout="(N, C)")
 
@@ -97,10 +101,26 @@ def _batch_norm(
     if not eps >= 0.0:
         raise ValueError(f"{name}: eps must be >= 0, got {eps}")
     C, alpha, eps = int(num_features), float(alpha), float(eps)
+    # what init makes, for the one-line check in vjp: (len, shapes, dtype kinds)
+    fits = (2, 2, (C,), (C,), (C,), (C,), "f", "f", "f", "f")
 
     def check(shape: Shape) -> None:
         check_rank(name, shape, rank, layout.replace("C)", f"{C})"))
         check_features(name, shape, -1, C)
+
+    def check_trees(params: Params, state: State) -> None:
+        """Raise unless params and state hold exactly what ``init`` made."""
+        try:
+            gamma, beta, mean, var = params["gamma"], params["beta"], state["mean"], state["var"]
+            found: tuple[Any, ...] = (
+                *(len(params), len(state), gamma.shape, beta.shape, mean.shape, var.shape),
+                *(gamma.dtype.kind, beta.dtype.kind, mean.dtype.kind, var.dtype.kind),
+            )
+        except (KeyError, TypeError, AttributeError):
+            found = ()
+        if found != fits:
+            check_params(name, params, {"gamma": (C,), "beta": (C,)}, "params")
+            check_params(name, state, {"mean": (C,), "var": (C,)}, "state")
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params, State]:
         input_shape = tuple(input_shape)
@@ -110,10 +130,11 @@ def _batch_norm(
         return input_shape, freeze(params), freeze(state)
 
     def vjp(
-        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = True
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = True
     ) -> tuple[Array, State, Pullback]:
-        x = np.asarray(x)
+        x = as_input(name, x)
         check(x.shape)
+        check_trees(params, state)
         # (N, ..., C) -> (rows, C): one row per value of every feature
         Z = x.reshape(-1, C)
         if train:
@@ -133,10 +154,10 @@ def _batch_norm(
             dparams, dLdZ = pullback(np.asarray(dLdBZ).reshape(-1, C))
             return dparams, dLdZ.reshape(x_shape)
 
-        return BZ.reshape(x.shape), new_state, pullback_nd
+        return BZ.reshape(x_shape), new_state, pullback_nd
 
     def apply(
-        params: Params, state: State, x: Array, *, key: Key | None = None, train: bool = False
+        params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = False
     ) -> tuple[Array, State]:
         y, new_state, _ = vjp(params, state, x, key=key, train=train)
         return y, new_state
@@ -151,18 +172,15 @@ def _train(
     gamma, beta = params["gamma"], params["beta"]
     N = Z.shape[0]
     # (69) M = 1/N sum_i Z_i
-    M = batch_sum(Z) / N
-    Zc = Z - M
+    M = sum_i(Z) / N
     # (70) V = 1/N sum_i (Z_i - M)^2   (biased)
-    V = batch_sum(Zc * Zc) / N
-    # (71) NZ = (Z - M) / sqrt(V + eps), computed in place in the fresh Z - M
-    inv_std = 1.0 / np.sqrt(V + eps)
-    NZ = Zc
-    NZ *= inv_std
+    Z_M = Z - M
+    V = sum_i(Z_M * Z_M) / N
+    # (71) NZ = (Z - M) / sqrt(V + eps)
+    NZ = Z_M / np.sqrt(V + eps)
     # (72) BZ = gamma * NZ + beta
-    BZ = NZ * gamma
-    BZ += beta
-    # (73, 74) running = alpha * running + (1 - alpha) * batch statistic
+    BZ = gamma * NZ + beta
+    # (73, 74) running statistic = alpha * running statistic + (1 - alpha) * batch statistic
     new_state = {
         "mean": (alpha * state["mean"] + (1.0 - alpha) * M).astype(state["mean"].dtype),
         "var": (alpha * state["var"] + (1.0 - alpha) * V).astype(state["var"].dtype),
@@ -170,15 +188,18 @@ def _train(
 
     def pullback(dLdBZ: Array) -> tuple[Params, Array]:
         # (77) dL/dbeta = sum_i dL/dBZ_i
-        dLdbeta = batch_sum(dLdBZ)
+        dLdbeta = sum_i(dLdBZ)
         # (78) dL/dgamma = sum_i dL/dBZ_i * NZ_i
-        dLdgamma = batch_sum(dLdBZ * NZ)
-        # (79-85), simplified (see BatchNorm1d): with dL/dNZ = gamma dL/dBZ,
-        # dL/dZ = gamma / sqrt(V + eps) * (dL/dBZ - (dL/dbeta + NZ * dL/dgamma) / N)
-        dLdZ = NZ * (dLdgamma / N)
-        dLdZ += dLdbeta / N
-        np.subtract(dLdBZ, dLdZ, out=dLdZ)
-        dLdZ *= gamma * inv_std
+        dLdgamma = sum_i(dLdBZ * NZ)
+        # (79) dL/dNZ = dL/dBZ * gamma
+        dLdNZ = dLdBZ * gamma
+        # (80, 81) dL/dV = -1/2 sum_i dL/dNZ_i * (Z_i - M) * (V + eps)^(-3/2)
+        dLdV = -0.5 * sum_i(dLdNZ * Z_M) * (V + eps) ** -1.5
+        # (82-84) dL/dM = -sum_i dL/dNZ_i * (V + eps)^(-1/2) + dL/dV * (-2/N) sum_i (Z_i - M)
+        dLdM = -sum_i(dLdNZ) * (V + eps) ** -0.5 + dLdV * (-2 / N) * sum_i(Z_M)
+        # (85) dL/dZ = dL/dNZ * (V + eps)^(-1/2) + dL/dV * 2/N (Z - M) + dL/dM / N
+        dLdZ = kernels.batch_norm_dLdZ(dLdNZ, dLdV, dLdM, Z_M, V, eps)
+        # the gradients, in the dtype of their params
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
 
@@ -188,19 +209,22 @@ def _train(
 def _eval(Z: Array, params: Params, state: State, eps: float) -> tuple[Array, Pullback]:
     """Forward in eval mode on ``Z (N, C)`` with the running statistics; output and pullback."""
     gamma, beta = params["gamma"], params["beta"]
+    mean, var = state["mean"], state["var"]
     # (75) NZ = (Z - E[Z]) / sqrt(Var[Z] + eps)
-    inv_std = 1.0 / np.sqrt(state["var"] + eps)
-    NZ = (Z - state["mean"]) * inv_std
+    NZ = (Z - mean) / np.sqrt(var + eps)
     # (76) BZ = gamma * NZ + beta
     BZ = gamma * NZ + beta
 
     def pullback(dLdBZ: Array) -> tuple[Params, Array]:
-        # dL/dbeta = sum_i dL/dBZ_i
-        dLdbeta = batch_sum(dLdBZ)
-        # dL/dgamma = sum_i dL/dBZ_i * NZ_i
-        dLdgamma = batch_sum(dLdBZ * NZ)
-        # dL/dZ = dL/dBZ * gamma / sqrt(Var[Z] + eps)   (the statistics are constants)
-        dLdZ = dLdBZ * (gamma * inv_std)
+        # (77) dL/dbeta = sum_i dL/dBZ_i
+        dLdbeta = sum_i(dLdBZ)
+        # (78) dL/dgamma = sum_i dL/dBZ_i * NZ_i
+        dLdgamma = sum_i(dLdBZ * NZ)
+        # (79) dL/dNZ = dL/dBZ * gamma
+        dLdNZ = dLdBZ * gamma
+        # (75) with constant statistics: dL/dZ = dL/dNZ / sqrt(Var[Z] + eps)
+        dLdZ = dLdNZ / np.sqrt(var + eps)
+        # the gradients, in the dtype of their params
         grads = {"gamma": dLdgamma.astype(gamma.dtype), "beta": dLdbeta.astype(beta.dtype)}
         return grads, dLdZ
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, _fmt, stateless
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    _fmt,
+    as_input,
+    read_only_view,
+    stateless,
+)
 from fnnet.random import Key
 
 __all__ = ["Flatten"]
@@ -16,7 +27,8 @@ def Flatten() -> Layer:
     """Flatten every axis but the batch axis: ``(N, d1, d2, ...) -> (N, d1 d2 ...)``.
 
     For an NHWC image the features come in ``(h, w, c)`` order (C order, channels last).
-    Backward: ``dLdX = dLdY`` reshaped to the input's shape.
+    Backward: ``dLdX = dLdY`` reshaped to the input's shape. Both are read-only views
+    of the arrays given (a reshape shares their memory).
     """
     name = "Flatten"
 
@@ -30,18 +42,19 @@ def Flatten() -> Layer:
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         return (input_shape[0], features(input_shape)), {}
 
-    def apply(params: Params, X: Array) -> Array:
-        X = np.asarray(X)
-        return X.reshape(X.shape[0], features(X.shape))
+    def apply(params: Params, X: Any) -> Array:
+        X = as_input(name, X)
+        # Y = X with the axes after the batch axis merged: (N, d1, d2, ...) -> (N, d1 d2 ...)
+        return read_only_view(X.reshape(X.shape[0], features(X.shape)))
 
-    def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        X = np.asarray(X)
+    def vjp(params: Params, X: Any) -> tuple[Array, Pullback]:
+        X = as_input(name, X)
         Y = apply(params, X)
-        x_shape = X.shape  # not X itself
+        x_shape = X.shape  # the pullback keeps the shape, not X
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
             # Y is X with its axes merged: dL/dX is dL/dY with them split again
-            return {}, np.asarray(dLdY).reshape(x_shape)
+            return {}, read_only_view(np.asarray(dLdY).reshape(x_shape))
 
         return Y, pullback
 
