@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit as sigmoid
 
-from fnnet.layers.base import batch_sum
+from fnnet.kernels import batch_sum
 
 Array = NDArray[Any]
 Params = dict[str, Any]
