@@ -50,8 +50,8 @@ def fan_out(n: int) -> Layer:
         return (tuple(input_shape),) * n, {}, {}
 
     def forward(x: Any) -> tuple[Array, tuple[Array, ...]]:
-        if isinstance(x, (tuple, list)):
-            raise TypeError(f"{name}: expected one array, got a {type(x).__name__} of {len(x)}")
+        if isinstance(x, tuple):  # branches are tuples; a list is array data (as_input)
+            raise TypeError(f"{name}: expected one array, got a tuple of {len(x)}")
         X = as_input(name, x)
         return X, (_read_only(X),) * n
 
