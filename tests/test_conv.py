@@ -10,9 +10,8 @@ from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
 from fnnet import initializers
-from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, serial
+from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, naive, serial
 from fnnet.layers.spatial import resolve_padding
-from tests import naive_conv
 
 KEY = fnnet.random.key(0)
 
@@ -54,8 +53,8 @@ def test_matches_naive_loops(kernel, stride, padding, shape, c_out):
     dLdZ = rand(Z.shape, seed=5)
     grads, dLdX = pullback(dLdZ)
     pads, s = pads_of(kernel, stride, padding, shape)
-    Z_ref = naive_conv.conv2d_forward(X, params["W"], params["b"], s, pads)
-    dW_ref, db_ref, dX_ref = naive_conv.conv2d_backward(X, params["W"], dLdZ, s, pads)
+    Z_ref = naive.conv2d_forward(X, params["W"], params["b"], s, pads)
+    dW_ref, db_ref, dX_ref = naive.conv2d_backward(X, params["W"], dLdZ, s, pads)
     np.testing.assert_allclose(Z, Z_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.apply(params, state, X)[0], Z_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grads["W"], dW_ref, rtol=1e-12, atol=1e-12)

@@ -7,8 +7,7 @@ import pytest
 from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
-from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, serial
-from tests import naive_conv
+from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, naive, serial
 
 KEY = fnnet.random.key(0)
 
@@ -36,9 +35,9 @@ def test_maxpool_matches_naive_loops(kernel, stride, shape):
     dLdY = rand(Y.shape, seed=2)
     _, dLdX = pullback(dLdY)
     k, s = pair(kernel), pair(stride if stride is not None else kernel)
-    np.testing.assert_array_equal(Y, naive_conv.maxpool2d_forward(X, k, s))
+    np.testing.assert_array_equal(Y, naive.maxpool2d_forward(X, k, s))
     np.testing.assert_array_equal(layer.apply({}, {}, X)[0], Y)
-    np.testing.assert_allclose(dLdX, naive_conv.maxpool2d_backward(X, dLdY, k, s), rtol=1e-14)
+    np.testing.assert_allclose(dLdX, naive.maxpool2d_backward(X, dLdY, k, s), rtol=1e-14)
     assert layer.init(KEY, (-1, *shape[1:]))[0] == (-1, *Y.shape[1:])
 
 
@@ -50,8 +49,8 @@ def test_avgpool_matches_naive_loops(kernel, stride, shape):
     dLdY = rand(Y.shape, seed=2)
     _, dLdX = pullback(dLdY)
     k, s = pair(kernel), pair(stride if stride is not None else kernel)
-    np.testing.assert_allclose(Y, naive_conv.avgpool2d_forward(X, k, s), rtol=1e-12)
-    np.testing.assert_allclose(dLdX, naive_conv.avgpool2d_backward(X, dLdY, k, s), rtol=1e-12)
+    np.testing.assert_allclose(Y, naive.avgpool2d_forward(X, k, s), rtol=1e-12)
+    np.testing.assert_allclose(dLdX, naive.avgpool2d_backward(X, dLdY, k, s), rtol=1e-12)
     assert layer.init(KEY, (-1, *shape[1:]))[0] == (-1, *Y.shape[1:])
 
 
