@@ -176,3 +176,60 @@ def test_errors_global_and_arguments():
 )
 def test_pullbacks_keep_shapes_and_masks_not_the_input(layer):
     assert input_freed_after_vjp(layer, {}, {}, rand((2, 6, 6, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (MaxPool2d(2), "MaxPool2d"),
+        (AvgPool2d(2), "AvgPool2d"),
+        (GlobalAvgPool2d(), "GlobalAvgPool2d"),
+    ],
+)
+def test_integer_inputs_give_float32_and_complex_is_refused(layer, name):
+    X = np.arange(32).reshape(2, 4, 4, 1)
+    Y, _, pullback = layer.vjp({}, {}, X)
+    np.testing.assert_array_equal(Y, layer.apply({}, {}, X.astype(np.float32))[0])
+    assert Y.dtype == np.float32 and pullback(np.ones_like(Y))[1].dtype == np.float32
+    assert layer.apply({}, {}, X.tolist())[0].dtype == np.float32
+    with pytest.raises(
+        TypeError, match=rf"{name}: expected an array of real numbers, got dtype complex64"
+    ):
+        layer.apply({}, {}, X.astype(np.complex64))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: MaxPool2d(2.0),
+            r"MaxPool2d: kernel_size must be an int >= 1 or a pair of them, got 2.0",
+        ),
+        (
+            lambda: MaxPool2d(True),
+            r"MaxPool2d: kernel_size must be an int >= 1 or a pair of them, got True",
+        ),
+        (
+            lambda: MaxPool2d(2, -1),
+            r"MaxPool2d: stride must be an int >= 1 or a pair of them, got -1",
+        ),
+        (
+            lambda: AvgPool2d((2, 0)),
+            r"AvgPool2d: kernel_size must be an int >= 1 or a pair of them, got \(2, 0\)",
+        ),
+        (
+            lambda: AvgPool2d(2, 1.0),
+            r"AvgPool2d: stride must be an int >= 1 or a pair of them, got 1.0",
+        ),
+    ],
+)
+def test_error_bad_argument_types(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_float64_gradient_into_a_float32_pool_keeps_the_wider_dtype():
+    X = rand((1, 4, 4, 2), dtype=np.float32)
+    for layer in (MaxPool2d(2), AvgPool2d(2), GlobalAvgPool2d()):
+        Y, _, pullback = layer.vjp({}, {}, X)
+        assert pullback(np.ones(Y.shape, np.float64))[1].dtype == np.float64
