@@ -27,9 +27,11 @@ Pair = tuple[int, int]
 
 
 def windows(X: Array, kernel: Pair, stride: Pair, out: Pair) -> Array:
-    """The windows of ``X`` as a read-only view (no copy), shape ``(N, Ho, Wo, kh, kw, C)``::
+    """The windows of ``X`` as a read-only view, shape ``(N, Ho, Wo, kh, kw, C)``::
 
-    V[n, y, x, i, j, c] = X[n, sh y + i, sw x + j, c]
+        V[n, y, x, i, j, c] = X[n, sh y + i, sw x + j, c]
+
+    No copy: the view's strides step ``sh`` rows for ``y`` and one row for ``i``.
     """
     sN, sH, sW, sC = X.strides
     return as_strided(
