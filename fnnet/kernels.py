@@ -79,6 +79,27 @@ def im2col(Xp: Array, kernel: Pair, stride: Pair, out: Pair) -> Array:
     return PT.reshape(cols, rows).T
 
 
+def patches_matmul_bias(P: Array, W_mat: Array, b: Array) -> Array:
+    """The convolution as one matrix product, ``Z = P W_mat + 1 b^T``::
+
+        Z[(n, y, x), f] = sum_{(i, j, c)} P[(n, y, x), (i, j, c)] W_mat[(i, j, c), f] + b[f]
+
+    ``P (R, K)``, ``W_mat (K, F)``, ``b (F,)``, ``Z (R, F)``. A convolution has few
+    output channels ``F`` (16, 32) and many rows, and NumPy adds ``b`` to the rows of
+    ``Z`` with an inner loop of ``F`` elements; the kernel adds it in place to the fresh
+    product, to ``m`` rows at once: ``Z`` seen as ``(R / m, m F)`` plus ``b`` tiled ``m``
+    times (``m`` a divisor of ``R``, ``m F`` about 1024).
+    """
+    Z = P @ W_mat
+    R, F = Z.shape
+    m = max(1, min(R, 1024 // F))
+    while R % m:
+        m -= 1
+    Z_rows = Z.reshape(R // m, m * F)
+    np.add(Z_rows, np.tile(b, m), out=Z_rows)
+    return Z
+
+
 def patch_grads(dLdZ: Array, W: Array) -> Array:
     """The gradient of the patch matrix, ``dLdP = dLdZ W_mat^T``::
 
@@ -147,13 +168,16 @@ def first_max_mask(X: Array, Y: Array, kernel: Pair, stride: Pair) -> Array:
     in PyTorch), none when the window holds a NaN.
     """
     out = Y.shape[1:3]
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
     won = np.empty((kernel[0], kernel[1], *Y.shape), bool)
-    taken = np.zeros(Y.shape, bool)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            np.equal(X[offset_index(i, j, stride, out)], Y, out=won[i, j])
-            np.greater(won[i, j], taken, out=won[i, j])  # equal and not taken yet
-            np.logical_or(taken, won[i, j], out=taken)
+    taken: Array | None = None  # the windows won at an earlier offset
+    for o, (i, j) in enumerate(offsets):
+        hit = won[i, j]
+        np.equal(X[offset_index(i, j, stride, out)], Y, out=hit)
+        if taken is not None:
+            np.greater(hit, taken, out=hit)  # equal and not taken yet (True > False)
+        if o + 1 < len(offsets):
+            taken = hit.copy() if taken is None else np.logical_or(taken, hit, out=taken)
     return won
 
 

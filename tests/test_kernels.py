@@ -67,6 +67,25 @@ def test_im2col_is_the_patch_matrix(shape, kernel, stride, dtype):
     assert not np.shares_memory(P, Xp)
 
 
+@pytest.mark.parametrize("rows", [1, 7, 97, 676, 43264])  # a prime, few and many rows
+@pytest.mark.parametrize(("K", "F"), [(9, 16), (27, 3), (4, 2048)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_patches_matmul_bias_is_the_product_plus_the_bias(rows, K, F, dtype):
+    P = rand((rows, K), seed=1, dtype=dtype)
+    W_mat = rand((K, F), seed=2, dtype=dtype)
+    b = rand((F,), seed=3, dtype=dtype)
+    Z = kernels.patches_matmul_bias(P, W_mat, b)
+    assert Z.shape == (rows, F) and Z.dtype == dtype
+    # the same product, so the same rounding; the bias added in the same order
+    np.testing.assert_array_equal(Z, P @ W_mat + b)
+
+
+def test_patches_matmul_bias_reads_a_transposed_patch_matrix():
+    PT = rand((9, 30), seed=4)  # im2col's layout for one or two channels
+    W_mat, b = rand((9, 5), seed=5), rand((5,), seed=6)
+    np.testing.assert_array_equal(kernels.patches_matmul_bias(PT.T, W_mat, b), PT.T @ W_mat + b)
+
+
 def test_patch_grads_is_dLdZ_times_W_mat_transposed():
     W = rand((3, 2, 4, 5), seed=1)
     dLdZ = rand((12, 5), seed=2)

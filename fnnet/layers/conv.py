@@ -114,7 +114,7 @@ def Conv2d(
         # W_mat[(i, j, c), f] = W[i, j, c, f]
         W_mat = W.reshape(-1, c_out)
         # Z = P W_mat + 1 b^T: equation (1) for every window at once
-        Z = P @ W_mat + b
+        Z = kernels.patches_matmul_bias(P, W_mat, b)
         return Z.reshape(X.shape[0], Ho, Wo, c_out), P, pads
 
     def apply(params: Params, X: Array) -> Array:
