@@ -233,3 +233,24 @@ def test_float64_gradient_into_a_float32_pool_keeps_the_wider_dtype():
     for layer in (MaxPool2d(2), AvgPool2d(2), GlobalAvgPool2d()):
         Y, _, pullback = layer.vjp({}, {}, X)
         assert pullback(np.ones(Y.shape, np.float64))[1].dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (MaxPool2d(2), "MaxPool2d"),
+        (AvgPool2d(2), "AvgPool2d"),
+        (GlobalAvgPool2d(), "GlobalAvgPool2d"),
+    ],
+)
+def test_error_params_given_to_a_pool(layer, name):
+    X = np.zeros((1, 4, 4, 2))
+    params = {"W": np.zeros((3, 3, 2, 2)), "b": np.zeros(2)}
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected params with keys \[\], got \['W', 'b'\]"
+    ):
+        layer.apply(params, {}, X)
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected params with keys \[\], got \['W', 'b'\]"
+    ):
+        layer.vjp(params, {}, X)

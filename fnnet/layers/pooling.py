@@ -8,7 +8,7 @@ import numpy as np
 
 from fnnet import kernels
 from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, as_input, stateless
-from fnnet.layers.spatial import check_image, output_size, pair
+from fnnet.layers.spatial import check_image, check_params, output_size, pair
 from fnnet.random import Key
 
 __all__ = ["AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
@@ -45,9 +45,11 @@ def MaxPool2d(
         return kernels.window_max(X, kernel, strides)
 
     def apply(params: Params, X: Array) -> Array:
+        check_params(name, params, {})
         return forward(as_input(name, X))
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
+        check_params(name, params, {})
         X = as_input(name, X)
         Y = forward(X)
         # won[i, j, n, y, x, c] = 1 where X[n, s y + i, s x + j, c] is the window's first maximum
@@ -87,6 +89,7 @@ def AvgPool2d(
         return _pool_init(name, input_shape, kernel, strides), {}
 
     def apply(params: Params, X: Array) -> Array:
+        check_params(name, params, {})
         X = as_input(name, X)
         _pool_check(name, X, kernel, strides)
         # Y[n, y, x, c] = (1 / (kh kw)) sum_{i, j} X[n, s y + i, s x + j, c]
@@ -127,6 +130,7 @@ def GlobalAvgPool2d() -> Layer:
         return (input_shape[0], input_shape[3]), {}
 
     def apply(params: Params, X: Array) -> Array:
+        check_params(name, params, {})
         X = as_input(name, X)
         check_image(name, X.shape, None)
         # Y[n, c] = (1 / (H W)) sum_{y, x} X[n, y, x, c]
