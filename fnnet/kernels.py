@@ -20,11 +20,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
 Array = NDArray[Any]
+Pair = tuple[int, int]
 
-__all__ = ["batch_norm_dLdZ", "batch_sum"]
+
+__all__ = [
+    "batch_norm_dLdZ",
+    "batch_sum",
+    "col2im",
+    "first_max_mask",
+    "im2col",
+    "offset_index",
+    "patch_grads",
+    "patches_matmul_bias",
+    "scatter_to_winners",
+    "window_max",
+    "window_sum",
+    "windows",
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -73,3 +89,204 @@ def batch_norm_dLdZ(
 # ---------------------------------------------------------------------------------------
 # (append new kernel families below, each in its own block like the one above)
 # ---------------------------------------------------------------------------------------
+
+
+# =======================================================================================
+# Convolution and pooling (NHWC images; windows of size (kh, kw) with stride (sh, sw))
+# =======================================================================================
+#
+# Notation: a window ``(n, y, x)`` of an image ``X (N, H, W, C)`` holds the pixels
+# ``X[n, sh y + i, sw x + j, :]`` for the kernel offsets ``0 <= i < kh``, ``0 <= j < kw``;
+# there are ``Ho x Wo`` windows per image, ``Ho = floor((H - kh) / sh) + 1``.
+
+
+def windows(X: Array, kernel: Pair, stride: Pair, out: Pair) -> Array:
+    """The windows of ``X`` as a read-only view, shape ``(N, Ho, Wo, kh, kw, C)``::
+
+        V[n, y, x, i, j, c] = X[n, sh y + i, sw x + j, c]
+
+    No copy: the view's strides step ``sh`` rows for ``y`` and one row for ``i``.
+    """
+    sN, sH, sW, sC = X.strides
+    return as_strided(
+        X,
+        shape=(X.shape[0], out[0], out[1], kernel[0], kernel[1], X.shape[3]),
+        strides=(sN, sH * stride[0], sW * stride[1], sH, sW, sC),
+        writeable=False,
+    )
+
+
+def offset_index(i: int, j: int, stride: Pair, out: Pair) -> tuple[slice, ...]:
+    """The index of the pixels at kernel offset ``(i, j)`` of every window::
+
+        X[offset_index(i, j, ...)][n, y, x, c] = X[n, sh y + i, sw x + j, c]
+
+    an ``(N, Ho, Wo, C)`` view: one such slice per offset lets a kernel loop over the
+    ``kh kw`` offsets instead of the ``N Ho Wo`` windows.
+    """
+    rows = slice(i, i + stride[0] * (out[0] - 1) + 1, stride[0])
+    cols = slice(j, j + stride[1] * (out[1] - 1) + 1, stride[1])
+    return (slice(None), rows, cols, slice(None))
+
+
+def im2col(Xp: Array, kernel: Pair, stride: Pair, out: Pair) -> Array:
+    """The patch matrix of im2col, a fresh ``(N Ho Wo, kh kw C)`` array::
+
+        P[(n, y, x), (i, j, c)] = Xp[n, sh y + i, sw x + j, c]
+
+    one row per window, its pixels in the order of ``W.reshape(kh kw C, Cout)``'s rows.
+    With ``C >= 3`` a window row is long enough to copy fast from the strided view of the
+    windows; with 1 or 2 channels the kernel fills ``P^T`` instead, whose row ``(i, j, c)``
+    is one long copy of the image shifted by ``(i, j)``, and returns its transposed view
+    (a matrix product reads either layout).
+    """
+    N, C = Xp.shape[0], Xp.shape[3]
+    rows, cols = N * out[0] * out[1], kernel[0] * kernel[1] * C
+    if C > 2:
+        P = np.empty((N, out[0], out[1], kernel[0], kernel[1], C), Xp.dtype)
+        np.copyto(P, windows(Xp, kernel, stride, out))
+        return P.reshape(rows, cols)
+    PT = np.empty((kernel[0], kernel[1], C, N, out[0], out[1]), Xp.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            PT[i, j] = Xp[offset_index(i, j, stride, out)].transpose(3, 0, 1, 2)
+    return PT.reshape(cols, rows).T
+
+
+def patches_matmul_bias(P: Array, W_mat: Array, b: Array) -> Array:
+    """The convolution as one matrix product, ``Z = P W_mat + 1 b^T``::
+
+        Z[(n, y, x), f] = sum_{(i, j, c)} P[(n, y, x), (i, j, c)] W_mat[(i, j, c), f] + b[f]
+
+    ``P (R, K)``, ``W_mat (K, F)``, ``b (F,)``, ``Z (R, F)``. A convolution has few
+    output channels ``F`` (16, 32) and many rows, and NumPy adds ``b`` to the rows of
+    ``Z`` with an inner loop of ``F`` elements; the kernel adds it in place to the fresh
+    product, to ``m`` rows at once: ``Z`` seen as ``(R / m, m F)`` plus ``b`` tiled ``m``
+    times (``m`` a divisor of ``R``, ``m F`` about 1024).
+    """
+    Z = P @ W_mat
+    R, F = Z.shape
+    m = max(1, min(R, 1024 // F))
+    while R % m:
+        m -= 1
+    Z_rows = Z.reshape(R // m, m * F)
+    np.add(Z_rows, np.tile(b, m), out=Z_rows)
+    return Z
+
+
+def patch_grads(dLdZ: Array, W: Array) -> Array:
+    """The gradient of the patch matrix, ``dLdP = dLdZ W_mat^T``::
+
+        dLdP[(n, y, x), (i, j, c)] = sum_f dLdZ[(n, y, x), f] W[i, j, c, f]
+
+    with ``dLdZ (N Ho Wo, Cout)`` and ``W (kh, kw, Cin, Cout)``; returned as an
+    ``(N Ho Wo, kh, kw, Cin)`` view (the columns ``(i, j, c)`` on three axes). It is
+    computed one kernel offset at a time, ``dLdZ W[i, j]^T``, into an array that stores
+    each offset's ``(N Ho Wo, Cin)`` block whole, so that :func:`col2im` adds whole
+    blocks instead of gathering ``Cin`` columns out of every row.
+    """
+    kh, kw, c_in, c_out = W.shape
+    blocks = np.matmul(dLdZ, W.reshape(kh * kw, c_in, c_out).transpose(0, 2, 1))
+    return blocks.reshape(kh, kw, -1, c_in).transpose(2, 0, 1, 3)
+
+
+def col2im(dLdP: Array, shape: tuple[int, ...], kernel: Pair, stride: Pair) -> Array:
+    """Add every window's entries back onto the pixels they came from (the adjoint of im2col)::
+
+        G[n, a, b, c] = sum over (y, x, i, j) with sh y + i = a, sw x + j = b
+                        of dLdP[(n, y, x), (i, j, c)]
+
+    ``dLdP`` is ``(N Ho Wo, kh kw C)`` or ``(N, Ho, Wo, kh, kw, C)``, any memory layout
+    (a broadcast view too); ``G`` has ``shape`` ``(N, H, W, C)`` and the dtype of ``dLdP``.
+    Loops over the ``kh kw`` offsets, each adding an ``(N, Ho, Wo, C)`` block at once;
+    when no two windows overlap each pixel is written once (assigned, not added).
+    """
+    N, H, W, C = shape
+    out = ((H - kernel[0]) // stride[0] + 1, (W - kernel[1]) // stride[1] + 1)
+    D = dLdP.reshape(N, out[0], out[1], kernel[0], kernel[1], C)
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    covered = stride == kernel and (out[0] * stride[0], out[1] * stride[1]) == (H, W)
+    G = np.empty(shape, dLdP.dtype) if covered else np.zeros(shape, dLdP.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            index = offset_index(i, j, stride, out)
+            if disjoint:
+                G[index] = D[:, :, :, i, j, :]
+            else:
+                G[index] += D[:, :, :, i, j, :]
+    return G
+
+
+def window_max(X: Array, kernel: Pair, stride: Pair) -> Array:
+    """``Y[n, y, x, c] = max_{i, j} X[n, sh y + i, sw x + j, c]``, shape ``(N, Ho, Wo, C)``.
+
+    A running maximum over the ``kh kw`` offsets, into one output array. A NaN in a
+    window makes its maximum NaN, as in PyTorch.
+    """
+    out = ((X.shape[1] - kernel[0]) // stride[0] + 1, (X.shape[2] - kernel[1]) // stride[1] + 1)
+    Y = X[offset_index(0, 0, stride, out)].copy()
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            if i or j:
+                np.maximum(Y, X[offset_index(i, j, stride, out)], out=Y)
+    return Y
+
+
+def first_max_mask(X: Array, Y: Array, kernel: Pair, stride: Pair) -> Array:
+    """Which offset won each window: a boolean ``(kh, kw, N, Ho, Wo, C)`` array::
+
+        won[i, j, n, y, x, c] = (X[n, sh y + i, sw x + j, c] == Y[n, y, x, c])
+                                and no earlier offset (row by row) of the window won
+
+    with ``Y`` the windows' maxima. Exactly one offset wins a window (the first maximum, as
+    in PyTorch), none when the window holds a NaN.
+    """
+    out = Y.shape[1:3]
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    won = np.empty((kernel[0], kernel[1], *Y.shape), bool)
+    taken: Array | None = None  # the windows won at an earlier offset
+    for o, (i, j) in enumerate(offsets):
+        hit = won[i, j]
+        np.equal(X[offset_index(i, j, stride, out)], Y, out=hit)
+        if taken is not None:
+            np.greater(hit, taken, out=hit)  # equal and not taken yet (True > False)
+        if o + 1 < len(offsets):
+            taken = hit.copy() if taken is None else np.logical_or(taken, hit, out=taken)
+    return won
+
+
+def scatter_to_winners(dLdY: Array, won: Array, shape: tuple[int, ...], stride: Pair) -> Array:
+    """Send each window's gradient to the input that won it::
+
+        G[n, sh y + i, sw x + j, c] += won[i, j, n, y, x, c] dLdY[n, y, x, c]
+
+    summed over the windows, an array of ``shape`` ``(N, H, W, C)``; ``won`` as made by
+    :func:`first_max_mask`. This is ``col2im`` of ``won dLdY``, without forming the product.
+    """
+    kh, kw = won.shape[:2]
+    out = dLdY.shape[1:3]
+    disjoint = stride[0] >= kh and stride[1] >= kw
+    covered = stride == (kh, kw) and (out[0] * kh, out[1] * kw) == tuple(shape[1:3])
+    G = np.empty(shape, dLdY.dtype) if covered else np.zeros(shape, dLdY.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            index = offset_index(i, j, stride, out)
+            if disjoint:
+                np.multiply(dLdY, won[i, j], out=G[index])
+            else:
+                G[index] += dLdY * won[i, j]
+    return G
+
+
+def window_sum(X: Array, kernel: Pair, stride: Pair) -> Array:
+    """``S[n, y, x, c] = sum_{i, j} X[n, sh y + i, sw x + j, c]``, shape ``(N, Ho, Wo, C)``.
+
+    A running sum over the ``kh kw`` offsets, into one output array of ``X``'s dtype.
+    """
+    out = ((X.shape[1] - kernel[0]) // stride[0] + 1, (X.shape[2] - kernel[1]) // stride[1] + 1)
+    S = X[offset_index(0, 0, stride, out)].copy()
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            if i or j:
+                np.add(S, X[offset_index(i, j, stride, out)], out=S)
+    return S

@@ -10,9 +10,8 @@ from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
 from fnnet import initializers
-from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, serial
+from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, naive, serial
 from fnnet.layers.spatial import resolve_padding
-from tests import naive_conv
 
 KEY = fnnet.random.key(0)
 
@@ -54,8 +53,8 @@ def test_matches_naive_loops(kernel, stride, padding, shape, c_out):
     dLdZ = rand(Z.shape, seed=5)
     grads, dLdX = pullback(dLdZ)
     pads, s = pads_of(kernel, stride, padding, shape)
-    Z_ref = naive_conv.conv2d_forward(X, params["W"], params["b"], s, pads)
-    dW_ref, db_ref, dX_ref = naive_conv.conv2d_backward(X, params["W"], dLdZ, s, pads)
+    Z_ref = naive.conv2d_forward(X, params["W"], params["b"], s, pads)
+    dW_ref, db_ref, dX_ref = naive.conv2d_backward(X, params["W"], dLdZ, s, pads)
     np.testing.assert_allclose(Z, Z_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.apply(params, state, X)[0], Z_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grads["W"], dW_ref, rtol=1e-12, atol=1e-12)
@@ -260,3 +259,120 @@ def test_conv_pullback_keeps_the_patches_not_the_input(c_in):
     layer = Conv2d(c_in, 2, 3, padding=1)
     _, params, state = layer.init(fnnet.random.key(0), (-1, 5, 5, c_in))
     assert input_freed_after_vjp(layer, params, state, rand((2, 5, 5, c_in), dtype=np.float32))
+
+
+def test_error_params_of_another_model():
+    conv = Conv2d(1, 4, 3)
+    _, params, state = conv.init(KEY, (-1, 8, 8, 1))
+    X = np.zeros((2, 8, 8, 1), np.float32)
+    mlp_params = {"W": np.zeros((16, 4), np.float32), "b": np.zeros(16, np.float32)}
+    with pytest.raises(
+        ValueError, match=r"Conv2d: params\['W'\] expected shape \(3, 3, 1, 4\), got \(16, 4\)"
+    ):
+        conv.apply(mlp_params, state, X)
+    with pytest.raises(
+        ValueError, match=r"Conv2d: expected params with keys \['W', 'b'\], got \[\]"
+    ):
+        conv.vjp({}, state, X)
+    with pytest.raises(ValueError, match=r"keys \['W', 'b'\], got \['W', 'b', 'extra'\]"):
+        conv.apply({**params, "extra": params["b"]}, state, X)
+    with pytest.raises(
+        ValueError, match=r"Conv2d: params\['b'\] expected shape \(4,\), got \(5,\)"
+    ):
+        conv.apply({"W": params["W"], "b": np.zeros(5, np.float32)}, state, X)
+    with pytest.raises(
+        ValueError, match=r"Conv2d: params\['W'\] expected shape \(3, 3, 1, 4\), got \(3, 3, 2, 4\)"
+    ):
+        conv.apply({"W": np.zeros((3, 3, 2, 4)), "b": params["b"]}, state, X)
+    with pytest.raises(TypeError, match=r"Conv2d: params\['W'\] expected a float array, got int64"):
+        conv.apply({"W": np.zeros((3, 3, 1, 4), np.int64), "b": params["b"]}, state, X)
+    with pytest.raises(
+        ValueError, match=r"Conv2d: expected params with keys \['W', 'b'\], got list"
+    ):
+        conv.apply([params["W"], params["b"]], state, X)
+
+
+def test_error_mlp_params_given_to_a_cnn_names_the_layer():
+    cnn = serial(Conv2d(1, 4, 3), ReLU(), Flatten(), Linear(None, 3))
+    mlp = serial(Linear(4, 16), ReLU(), Flatten(), Linear(16, 3))
+    _, _, state = cnn.init(KEY, (-1, 6, 6, 1))
+    _, mlp_params, _ = mlp.init(KEY, (-1, 4))
+    with pytest.raises(
+        ValueError, match=r"serial layer 0 \(Conv2d\): params\['W'\] expected shape \(3, 3, 1, 4\)"
+    ):
+        cnn.vjp(mlp_params, state, np.zeros((2, 6, 6, 1)))
+
+
+def test_in_channels_none_takes_any_channel_count_but_checks_the_rest():
+    conv = Conv2d(None, 4, 3)
+    _, params, state = conv.init(KEY, (-1, 8, 8, 2))
+    with pytest.raises(
+        ValueError, match=r"params\['W'\] expected shape \(3, 3, \*, 4\), got \(3, 3, 2\)"
+    ):
+        conv.apply({"W": params["W"][..., 0], "b": params["b"]}, state, np.zeros((1, 8, 8, 2)))
+    with pytest.raises(
+        ValueError, match=r"Conv2d: expected input \(N, H, W, 2\), got \(1, 8, 8, 3\)"
+    ):
+        conv.apply(params, state, np.zeros((1, 8, 8, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_integer_and_list_inputs_follow_the_one_dtype_rule(dtype):
+    # as Linear: int / bool / lists become float32, then NumPy's promotion with the params
+    conv = Conv2d(1, 2, 2, dtype=dtype)
+    _, params, state = conv.init(KEY, (-1, 3, 3, 1))
+    X = np.arange(18).reshape(2, 3, 3, 1)
+    Z, _ = conv.apply(params, state, X)
+    Z_float, _ = conv.apply(params, state, X.astype(np.float32))
+    assert Z.dtype == dtype
+    np.testing.assert_array_equal(Z, Z_float)
+    Z_list, _, pullback = conv.vjp(params, state, X.tolist())
+    np.testing.assert_array_equal(Z_list, Z_float)
+    grads, dLdX = pullback(np.ones_like(Z_list))
+    assert dLdX.dtype == grads["W"].dtype == dtype
+
+
+def test_error_complex_input():
+    conv = Conv2d(1, 2, 2)
+    _, params, state = conv.init(KEY, (-1, 3, 3, 1))
+    with pytest.raises(
+        TypeError, match=r"Conv2d: expected an array of real numbers, got dtype complex64"
+    ):
+        conv.apply(params, state, np.zeros((1, 3, 3, 1), np.complex64))
+    with pytest.raises(TypeError, match=r"Conv2d: expected an array of real numbers"):
+        conv.vjp(params, state, np.zeros((1, 3, 3, 1), np.complex128))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((4.5, 4, 3), r"in_channels must be positive \(an int >= 1 or None\), got 4.5"),
+        ((True, 4, 3), r"in_channels must be positive \(an int >= 1 or None\), got True"),
+        ((1, -2, 3), r"out_channels must be positive \(an int >= 1\), got -2"),
+        ((1, 4.0, 3), r"out_channels must be positive \(an int >= 1\), got 4.0"),
+        ((1, None, 3), r"out_channels must be positive \(an int >= 1\), got None"),
+        ((1, 4, 2.5), r"kernel_size must be an int >= 1 or a pair of them, got 2.5"),
+        ((1, 4, True), r"kernel_size must be an int >= 1 or a pair of them, got True"),
+        ((1, 4, (3, -1)), r"kernel_size must be an int >= 1 or a pair of them, got \(3, -1\)"),
+        ((1, 4, "3"), r"kernel_size must be an int >= 1 or a pair of them, got '3'"),
+        ((1, 4, 3, 1.5), r"stride must be an int >= 1 or a pair of them, got 1.5"),
+        ((1, 4, 3, (1, False)), r"stride must be an int >= 1 or a pair"),
+        ((1, 4, 3, 1, 0.5), r"padding must be an int >= 0 or a pair of them, got 0.5"),
+    ],
+)
+def test_error_bad_argument_types(args, message):
+    with pytest.raises(ValueError, match=f"Conv2d: {message}"):
+        Conv2d(*args)
+
+
+def test_error_input_of_wrong_rank_or_empty():
+    conv = Conv2d(1, 2, 2)
+    _, params, state = conv.init(KEY, (-1, 3, 3, 1))
+    with pytest.raises(
+        ValueError, match=r"Conv2d: expected a 4-D input \(N, H, W, C\), got shape \(3, 3\)"
+    ):
+        conv.apply(params, state, np.zeros((3, 3)))
+    with pytest.raises(
+        ValueError, match=r"Conv2d: expected positive H, W and C, got input \(1, 0, 3, 1\)"
+    ):
+        conv.apply(params, state, np.zeros((1, 0, 3, 1)))

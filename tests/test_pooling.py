@@ -7,8 +7,7 @@ import pytest
 from helpers import input_freed_after_vjp, rand, randomize
 
 import fnnet
-from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, serial
-from tests import naive_conv
+from fnnet.layers import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d, ReLU, naive, serial
 
 KEY = fnnet.random.key(0)
 
@@ -36,9 +35,9 @@ def test_maxpool_matches_naive_loops(kernel, stride, shape):
     dLdY = rand(Y.shape, seed=2)
     _, dLdX = pullback(dLdY)
     k, s = pair(kernel), pair(stride if stride is not None else kernel)
-    np.testing.assert_array_equal(Y, naive_conv.maxpool2d_forward(X, k, s))
+    np.testing.assert_array_equal(Y, naive.maxpool2d_forward(X, k, s))
     np.testing.assert_array_equal(layer.apply({}, {}, X)[0], Y)
-    np.testing.assert_allclose(dLdX, naive_conv.maxpool2d_backward(X, dLdY, k, s), rtol=1e-14)
+    np.testing.assert_allclose(dLdX, naive.maxpool2d_backward(X, dLdY, k, s), rtol=1e-14)
     assert layer.init(KEY, (-1, *shape[1:]))[0] == (-1, *Y.shape[1:])
 
 
@@ -50,8 +49,8 @@ def test_avgpool_matches_naive_loops(kernel, stride, shape):
     dLdY = rand(Y.shape, seed=2)
     _, dLdX = pullback(dLdY)
     k, s = pair(kernel), pair(stride if stride is not None else kernel)
-    np.testing.assert_allclose(Y, naive_conv.avgpool2d_forward(X, k, s), rtol=1e-12)
-    np.testing.assert_allclose(dLdX, naive_conv.avgpool2d_backward(X, dLdY, k, s), rtol=1e-12)
+    np.testing.assert_allclose(Y, naive.avgpool2d_forward(X, k, s), rtol=1e-12)
+    np.testing.assert_allclose(dLdX, naive.avgpool2d_backward(X, dLdY, k, s), rtol=1e-12)
     assert layer.init(KEY, (-1, *shape[1:]))[0] == (-1, *Y.shape[1:])
 
 
@@ -177,3 +176,81 @@ def test_errors_global_and_arguments():
 )
 def test_pullbacks_keep_shapes_and_masks_not_the_input(layer):
     assert input_freed_after_vjp(layer, {}, {}, rand((2, 6, 6, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (MaxPool2d(2), "MaxPool2d"),
+        (AvgPool2d(2), "AvgPool2d"),
+        (GlobalAvgPool2d(), "GlobalAvgPool2d"),
+    ],
+)
+def test_integer_inputs_give_float32_and_complex_is_refused(layer, name):
+    X = np.arange(32).reshape(2, 4, 4, 1)
+    Y, _, pullback = layer.vjp({}, {}, X)
+    np.testing.assert_array_equal(Y, layer.apply({}, {}, X.astype(np.float32))[0])
+    assert Y.dtype == np.float32 and pullback(np.ones_like(Y))[1].dtype == np.float32
+    assert layer.apply({}, {}, X.tolist())[0].dtype == np.float32
+    with pytest.raises(
+        TypeError, match=rf"{name}: expected an array of real numbers, got dtype complex64"
+    ):
+        layer.apply({}, {}, X.astype(np.complex64))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: MaxPool2d(2.0),
+            r"MaxPool2d: kernel_size must be an int >= 1 or a pair of them, got 2.0",
+        ),
+        (
+            lambda: MaxPool2d(True),
+            r"MaxPool2d: kernel_size must be an int >= 1 or a pair of them, got True",
+        ),
+        (
+            lambda: MaxPool2d(2, -1),
+            r"MaxPool2d: stride must be an int >= 1 or a pair of them, got -1",
+        ),
+        (
+            lambda: AvgPool2d((2, 0)),
+            r"AvgPool2d: kernel_size must be an int >= 1 or a pair of them, got \(2, 0\)",
+        ),
+        (
+            lambda: AvgPool2d(2, 1.0),
+            r"AvgPool2d: stride must be an int >= 1 or a pair of them, got 1.0",
+        ),
+    ],
+)
+def test_error_bad_argument_types(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_float64_gradient_into_a_float32_pool_keeps_the_wider_dtype():
+    X = rand((1, 4, 4, 2), dtype=np.float32)
+    for layer in (MaxPool2d(2), AvgPool2d(2), GlobalAvgPool2d()):
+        Y, _, pullback = layer.vjp({}, {}, X)
+        assert pullback(np.ones(Y.shape, np.float64))[1].dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (MaxPool2d(2), "MaxPool2d"),
+        (AvgPool2d(2), "AvgPool2d"),
+        (GlobalAvgPool2d(), "GlobalAvgPool2d"),
+    ],
+)
+def test_error_params_given_to_a_pool(layer, name):
+    X = np.zeros((1, 4, 4, 2))
+    params = {"W": np.zeros((3, 3, 2, 2)), "b": np.zeros(2)}
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected params with keys \[\], got \['W', 'b'\]"
+    ):
+        layer.apply(params, {}, X)
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected params with keys \[\], got \['W', 'b'\]"
+    ):
+        layer.vjp(params, {}, X)

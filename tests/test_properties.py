@@ -108,20 +108,20 @@ def test_optimizer_keeps_structure_shapes_dtypes_and_inputs(seed, opt_name, step
     dtype=dtypes,
     grid=st.booleans(),
 )
-def test_relu_before_max_pool_is_exact_whatever_the_shapes(
+def test_max_pool_and_relu_commute_whatever_the_shapes(
     batch, height, width, channels, kernel, stride, seed, dtype, grid
 ):
-    # serial runs ReLU after MaxPool2d; the same layers without declarations run as written
+    # MaxPool(ReLU(X)) = ReLU(MaxPool(X)), values and input gradients alike (notebook 08)
     assume(kernel <= min(height, width))
-    relu, pool = layers.ReLU(), layers.MaxPool2d(kernel, stride)
-    plain_relu = layers.Layer(lambda k, s: relu.init(k, s), relu.apply, relu.vjp)
-    fast, plain = layers.serial(relu, pool), layers.serial(plain_relu, pool)
+    relu_first = layers.serial(layers.ReLU(), layers.MaxPool2d(kernel, stride))
+    pool_first = layers.serial(layers.MaxPool2d(kernel, stride), layers.ReLU())
     x = random.normal(random.key(seed), (batch, height, width, channels), dtype)
     if grid:  # ties, zeros and all-negative windows
         x = np.round(x * 2) / 2
-    y, _, pullback = fast.vjp({"0": {}, "1": {}}, {"0": {}, "1": {}}, x)
-    y_plain, _, pullback_plain = plain.vjp({"0": {}, "1": {}}, {"0": {}, "1": {}}, x)
-    np.testing.assert_array_equal(y, y_plain)
+    empty = {"0": {}, "1": {}}
+    y, _, pullback = relu_first.vjp(empty, empty, x)
+    y_pool_first, _, pullback_pool_first = pool_first.vjp(empty, empty, x)
+    np.testing.assert_array_equal(y, y_pool_first)
     dy = random.normal(random.key(seed + 1), y.shape, dtype)
-    np.testing.assert_array_equal(pullback(dy)[1], pullback_plain(dy)[1])
+    np.testing.assert_array_equal(pullback(dy)[1], pullback_pool_first(dy)[1])
     assert y.dtype == dtype

@@ -5,9 +5,10 @@ Model specs::
     linear                      one Linear layer: softmax regression
     mlp[:H1,H2,...][:OPTIONS]   per hidden size H: Linear(H) -> [BatchNorm1d] -> act -> [Dropout];
                                 then Linear(classes)
-    cnn[:C1,C2][:OPTIONS]       Conv 3x3 (C1) -> ReLU -> [MaxPool 2, when H > 16]
-                                -> Conv 3x3 (C2) -> ReLU -> MaxPool 2 -> Flatten
+    cnn[:C1,C2][:OPTIONS]       Conv 3x3 (C1) -> [MaxPool 2, when H > 16] -> ReLU
+                                -> Conv 3x3 (C2) -> MaxPool 2 -> ReLU -> Flatten
                                 -> [Dropout] -> Linear(classes); "same" padding, NHWC images
+                                (pool before ReLU: the same values and gradients, cheaper)
 
     OPTIONS: bn (mlp only), dropout=P, act=relu|tanh|sigmoid|gelu|silu|elu|leaky_relu (mlp)
 
@@ -183,13 +184,15 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int)
     else:
         height, _, channels = input_shape
         c1, c2 = spec.sizes
-        stack += [layers.Conv2d(channels, c1, 3, padding="same"), layers.ReLU()]
+        # MaxPool(ReLU(Z)) = ReLU(MaxPool(Z)): pooling first, ReLU runs on a quarter of Z
+        stack.append(layers.Conv2d(channels, c1, 3, padding="same"))
         if height > 16:
             stack.append(layers.MaxPool2d(2))
         stack += [
-            layers.Conv2d(c1, c2, 3, padding="same"),
             layers.ReLU(),
+            layers.Conv2d(c1, c2, 3, padding="same"),
             layers.MaxPool2d(2),
+            layers.ReLU(),
             layers.Flatten(),
         ]
         if spec.dropout:

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, stateless
-from fnnet.layers.spatial import check_image, offset_slices, output_size, pair
+from fnnet import kernels
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, as_input, stateless
+from fnnet.layers.spatial import check_image, check_params, output_size, pair
 from fnnet.random import Key
 
 __all__ = ["AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
@@ -22,16 +23,15 @@ def MaxPool2d(
     ``stride`` defaults to ``kernel_size``. No padding; rows and columns that no window
     reaches are ignored (and get zero gradient).
 
-    Backward: each ``dLdY[n, y, x, c]`` goes to the one input that won its window::
+    Backward: the max of a window changes with its largest input alone, so each
+    ``dLdY[n, y, x, c]`` goes to the input that won its window, all others get nothing::
 
-        dLdX[n, s y + i*, s x + j*, c] += dLdY[n, y, x, c],   (i*, j*) = argmax_{i, j}
+        dLdX[n, s y + i, s x + j, c] += won[i, j, n, y, x, c] dLdY[n, y, x, c]
 
-    On ties the first winner in window order (row by row) takes it, as in PyTorch.
-    Overlapping windows (``stride < kernel``) add up their contributions. The forward
-    is a running ``np.maximum`` over the ``kh kw`` kernel offsets; ``vjp`` also marks,
-    once, which offset won each window, so the pullback only multiplies and places.
-    A NaN input makes its window's maximum NaN (as in PyTorch), but that window then
-    passes no gradient.
+    where ``won`` marks the winning offset ``(i, j)`` of each window: on ties the first
+    maximum in window order (row by row), as in PyTorch. Overlapping windows
+    (``stride < kernel``) add up their contributions. A NaN input makes its window's
+    maximum NaN (as in PyTorch), but that window then passes no gradient.
     """
     name = "MaxPool2d"
     kernel, strides = _pool_args(name, kernel_size, stride)
@@ -40,49 +40,26 @@ def MaxPool2d(
         return _pool_init(name, input_shape, kernel, strides), {}
 
     def forward(X: Array) -> Array:
-        """``Y = max`` over the kernel offsets ``(i, j)`` of ``X[n, s y + i, s x + j, c]``."""
-        out = _pool_check(name, X, kernel, strides)
-        Y: Array | None = None
-        for _, _, index in offset_slices(kernel, strides, out):
-            Y = X[index].copy() if Y is None else np.maximum(Y, X[index], out=Y)
-        assert Y is not None
-        return Y
+        _pool_check(name, X, kernel, strides)
+        # Y[n, y, x, c] = max_{i, j} X[n, s y + i, s x + j, c]
+        return kernels.window_max(X, kernel, strides)
 
     def apply(params: Params, X: Array) -> Array:
-        return forward(np.asarray(X))
+        check_params(name, params, {})
+        return forward(as_input(name, X))
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        X = np.asarray(X)
+        check_params(name, params, {})
+        X = as_input(name, X)
         Y = forward(X)
-        index = [idx for _, _, idx in offset_slices(kernel, strides, Y.shape[1:3])]
-        # won[o] marks the windows whose first maximum sits at offset o (in window order):
-        # X at that offset equals the max, and no earlier offset has won already
-        won: list[Array] = []
-        taken: Array | None = None
-        for o, idx in enumerate(index):
-            hit = X[idx] == Y
-            if taken is not None:
-                np.greater(hit, taken, out=hit)  # hit and not taken (booleans: True > False)
-            if o + 1 < len(index):  # windows taken so far (the last offset needs none)
-                taken = hit.copy() if taken is None else np.logical_or(taken, hit, out=taken)
-            won.append(hit)
-        overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
-        # the windows cover every input exactly once: the pullback writes each input once
-        tiled = not overlap and strides == kernel and X.shape[1] % kernel[0] == 0
-        tiled = tiled and X.shape[2] % kernel[1] == 0
-        # the pullback keeps the masks and X's shape and dtype, not X (see stateless)
-        x_shape, x_dtype = X.shape, X.dtype
+        # won[i, j, n, y, x, c] = 1 where X[n, s y + i, s x + j, c] is the window's first maximum
+        won = kernels.first_max_mask(X, Y, kernel, strides)
+        x_shape, x_dtype = X.shape, X.dtype  # the pullback keeps the mask, not X
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
-            dLdY = np.asarray(dLdY)
-            dtype = np.result_type(x_dtype, dLdY.dtype)
-            dLdX = np.empty(x_shape, dtype) if tiled else np.zeros(x_shape, dtype)
-            for idx, hit in zip(index, won, strict=True):
-                # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] where offset (i, j) won
-                if overlap:
-                    dLdX[idx] += dLdY * hit
-                else:  # each input is in one window at most: plain assignment
-                    np.multiply(dLdY, hit, out=dLdX[idx])
+            dtype = np.result_type(x_dtype, dLdY)
+            # dL/dX[n, s y + i, s x + j, c] += won[i, j, n, y, x, c] dL/dY[n, y, x, c]
+            dLdX = kernels.scatter_to_winners(np.asarray(dLdY, dtype), won, x_shape, strides)
             return {}, dLdX
 
         return Y, pullback
@@ -96,37 +73,43 @@ def AvgPool2d(
     """Average pooling: ``Y[n, y, x, c] = (1 / (kh kw)) sum_{i, j} X[n, s y + i, s x + j, c]``.
 
     Shapes and stride as :func:`MaxPool2d`. Backward: every input of a window gets an
-    equal share, ``dLdX[n, s y + i, s x + j, c] += dLdY[n, y, x, c] / (kh kw)``.
+    equal share of its gradient, and an input sums the shares of the windows it is in::
+
+        dLdP[(n, y, x), (i, j, c)] = dLdY[n, y, x, c] / (kh kw)
+        dLdX = col2im(dLdP)
+
+    the col2im of :class:`~fnnet.layers.Conv2d`: average pooling is a convolution of each
+    channel with a constant ``1 / (kh kw)`` filter.
     """
     name = "AvgPool2d"
     kernel, strides = _pool_args(name, kernel_size, stride)
-    scale = 1.0 / (kernel[0] * kernel[1])
+    kh_kw = kernel[0] * kernel[1]
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         return _pool_init(name, input_shape, kernel, strides), {}
 
     def apply(params: Params, X: Array) -> Array:
-        X = np.asarray(X)
-        out = _pool_check(name, X, kernel, strides)
-        dtype = X.dtype if X.dtype.kind == "f" else np.float64
-        Y = np.zeros((X.shape[0], *out, X.shape[3]), dtype)
-        for _, _, index in offset_slices(kernel, strides, out):
-            # Y = sum over offsets (i, j) of X[n, s y + i, s x + j, c], then / (kh kw)
-            Y += X[index]
-        Y *= scale
-        return Y
+        check_params(name, params, {})
+        X = as_input(name, X)
+        _pool_check(name, X, kernel, strides)
+        # Y[n, y, x, c] = (1 / (kh kw)) sum_{i, j} X[n, s y + i, s x + j, c]
+        return kernels.window_sum(X, kernel, strides) / X.dtype.type(kh_kw)
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        X = np.asarray(X)
+        X = as_input(name, X)
         Y = apply(params, X)
-        x_shape, out, y_dtype = X.shape, Y.shape[1:3], Y.dtype  # not X and Y themselves
+        x_shape, x_dtype = X.shape, X.dtype  # not X itself
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
-            # dL/dX[n, s y + i, s x + j, c] += dL/dY[n, y, x, c] / (kh kw)
-            share = np.asarray(dLdY) * scale
-            dLdX = np.zeros(x_shape, np.result_type(y_dtype, share.dtype))
-            for _, _, index in offset_slices(kernel, strides, out):
-                dLdX[index] += share
+            N, Ho, Wo, C = np.shape(dLdY)
+            dtype = np.result_type(x_dtype, dLdY)
+            # dL/dP[(n, y, x), (i, j, c)] = dL/dY[n, y, x, c] / (kh kw), for every offset (i, j)
+            dLdP = np.broadcast_to(
+                (np.asarray(dLdY, dtype) / dtype.type(kh_kw))[:, :, :, None, None, :],
+                (N, Ho, Wo, *kernel, C),
+            )
+            # dL/dX[n, a, b, c] = sum of dL/dP[(n, y, x), (i, j, c)] over s y + i = a, s x + j = b
+            dLdX = kernels.col2im(dLdP, x_shape, kernel, strides)
             return {}, dLdX
 
         return Y, pullback
@@ -147,20 +130,25 @@ def GlobalAvgPool2d() -> Layer:
         return (input_shape[0], input_shape[3]), {}
 
     def apply(params: Params, X: Array) -> Array:
-        X = np.asarray(X)
+        check_params(name, params, {})
+        X = as_input(name, X)
         check_image(name, X.shape, None)
-        # Y = mean over the H and W axes
+        # Y[n, c] = (1 / (H W)) sum_{y, x} X[n, y, x, c]
         return X.mean(axis=(1, 2))
 
     def vjp(params: Params, X: Array) -> tuple[Array, Pullback]:
-        X = np.asarray(X)
+        X = as_input(name, X)
         Y = apply(params, X)
-        x_shape = X.shape  # not X itself
+        x_shape, x_dtype = X.shape, X.dtype  # not X itself
+        H_W = x_shape[1] * x_shape[2]
 
         def pullback(dLdY: Array) -> tuple[Params, Array]:
+            dtype = np.result_type(x_dtype, dLdY)
             # dL/dX[n, y, x, c] = dL/dY[n, c] / (H W), the same for every pixel
-            share = np.asarray(dLdY) * (1.0 / (x_shape[1] * x_shape[2]))
-            return {}, np.broadcast_to(share[:, None, None, :], x_shape).copy()
+            dLdX = np.broadcast_to(
+                (np.asarray(dLdY, dtype) / dtype.type(H_W))[:, None, None, :], x_shape
+            ).copy()
+            return {}, dLdX
 
         return Y, pullback
 
@@ -180,8 +168,6 @@ def _pool_init(
     return (shape[0], Ho, Wo, shape[3])
 
 
-def _pool_check(
-    name: str, X: Array, kernel: tuple[int, int], strides: tuple[int, int]
-) -> tuple[int, int]:
+def _pool_check(name: str, X: Array, kernel: tuple[int, int], strides: tuple[int, int]) -> None:
     check_image(name, X.shape, None)
-    return output_size(name, X.shape, kernel, strides)
+    output_size(name, X.shape, kernel, strides)

@@ -1,17 +1,16 @@
-"""Helpers shared by the NHWC image layers (convolution and pooling).
+"""Argument and shape checks shared by the NHWC image layers (convolution and pooling).
 
 Conventions: images are ``(N, H, W, C)``; a window of size ``(kh, kw)`` slides with
 stride ``(sh, sw)`` over the (padded) image, and the output has
 ``Ho = floor((H + pad_top + pad_bottom - kh) / sh) + 1`` rows (columns alike).
+The loops over windows that make these layers fast live in :mod:`fnnet.kernels`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from fnnet.layers.base import Array, _fmt, check_rank
 
@@ -20,11 +19,12 @@ __all__ = [
     "Pads",
     "check_image",
     "check_padding",
-    "offset_slices",
+    "check_params",
     "output_size",
     "pair",
+    "positive_int",
     "resolve_padding",
-    "windows",
+    "zero_pad",
 ]
 
 Pair = tuple[int, int]
@@ -32,12 +32,23 @@ Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
 PaddingSpec = int | tuple[int, int] | str
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_int(name: str, what: str, value: Any, alternative: str = "") -> int:
+    """``value`` as an int ``>= 1``, else a ``ValueError`` (``alternative``: what else fits)."""
+    if not _is_int(value) or value < 1:
+        expected = f"an int >= 1{alternative}"
+        raise ValueError(f"{name}: {what} must be positive ({expected}), got {value!r}")
+    return int(value)
+
+
 def pair(name: str, what: str, value: Any, minimum: int) -> Pair:
     """``value`` (an int or a pair of ints) as ``(a, b)``, each at least ``minimum``."""
-    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    ok = len(items) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items
-    )
+    items = (value, value) if _is_int(value) else value
+    ok = isinstance(items, (tuple, list)) and len(items) == 2
+    ok = ok and all(_is_int(v) and v >= minimum for v in items)
     if not ok:
         raise ValueError(
             f"{name}: {what} must be an int >= {minimum} or a pair of them, got {value!r}"
@@ -76,8 +87,15 @@ def resolve_padding(padding: PaddingSpec, size: Pair, kernel: Pair, stride: Pair
     return (padding[0], padding[0]), (padding[1], padding[1])
 
 
+def zero_pad(X: Array, pads: Pads) -> Array:
+    """``X`` with ``pads`` rows and columns of zeros around each image (``X`` itself if none)."""
+    if pads == ((0, 0), (0, 0)):
+        return X
+    return np.pad(X, ((0, 0), pads[0], pads[1], (0, 0)))
+
+
 def check_image(name: str, shape: tuple[int, ...], channels: int | None) -> None:
-    """Raise ``ValueError`` unless ``shape`` is ``(N, H, W, channels)`` with known ``H, W``."""
+    """Raise ``ValueError`` unless ``shape`` is ``(N, H, W, channels)``, ``H, W, C > 0``."""
     check_rank(name, shape, 4, "(N, H, W, C)")
     if channels is not None and shape[3] != channels:
         raise ValueError(f"{name}: expected input (N, H, W, {channels}), got {_fmt(shape)}")
@@ -99,28 +117,28 @@ def output_size(
     return (padded[0] - kernel[0]) // stride[0] + 1, (padded[1] - kernel[1]) // stride[1] + 1
 
 
-def windows(Xp: Array, kernel: Pair, stride: Pair, out: Pair) -> Array:
-    """A read-only view ``P[n, y, x, i, j, c] = Xp[n, sh y + i, sw x + j, c]`` (no copy).
+def check_params(name: str, params: Any, expected: dict[str, tuple[int | None, ...]]) -> None:
+    """Raise unless ``params`` has exactly the keys of ``expected``, each a float array of
+    that shape (``None`` in a shape matches any size): the tree ``init`` made.
 
-    Shape ``(N, Ho, Wo, kh, kw, C)``: every output pixel's window, the patches of im2col.
+    A ``ValueError`` names the key, the shape expected and the shape that came; a
+    ``TypeError`` a leaf that is not an array of floats.
     """
-    sN, sH, sW, sC = Xp.strides
-    return as_strided(
-        Xp,
-        shape=(Xp.shape[0], out[0], out[1], kernel[0], kernel[1], Xp.shape[3]),
-        strides=(sN, sH * stride[0], sW * stride[1], sH, sW, sC),
-        writeable=False,
-    )
-
-
-def offset_slices(kernel: Pair, stride: Pair, out: Pair) -> Iterator[tuple[int, int, Any]]:
-    """For each kernel offset ``(i, j)``: the index of ``X[:, sh y + i, sw x + j, :]``.
-
-    ``X[index]`` has shape ``(N, Ho, Wo, C)``: the input pixel at offset ``(i, j)`` of
-    every window. Loops over offsets (``kh * kw`` steps), never over samples or pixels.
-    """
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows = slice(i, i + stride[0] * (out[0] - 1) + 1, stride[0])
-            cols = slice(j, j + stride[1] * (out[1] - 1) + 1, stride[1])
-            yield i, j, (slice(None), rows, cols, slice(None))
+    if not isinstance(params, dict) or params.keys() != expected.keys():
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"{name}: expected params with keys {sorted(expected)}, got {got}")
+    for key, shape in expected.items():
+        value = params[key]
+        got_shape = np.shape(value)
+        if len(got_shape) != len(shape) or any(
+            s is not None and g != s for g, s in zip(got_shape, shape)
+        ):
+            want = _fmt(tuple("*" if s is None else s for s in shape))
+            raise ValueError(
+                f"{name}: params[{key!r}] expected shape {want}, got {_fmt(got_shape)}"
+            )
+        if getattr(value, "dtype", np.dtype(object)).kind != "f":
+            raise TypeError(
+                f"{name}: params[{key!r}] expected a float array, got "
+                f"{getattr(value, 'dtype', type(value).__name__)}"
+            )
