@@ -1,5 +1,3 @@
-import math
-
 import numpy as np
 import pytest
 from helpers import assert_all_read_only
@@ -32,7 +30,7 @@ def test_sgd_plain():
     np.testing.assert_allclose(new["0"]["W"], [[0.95, -2.1]], rtol=1e-6)
     np.testing.assert_allclose(new["0"]["b"], [1.0])
     assert new["0"]["W"].dtype == np.float32
-    assert set(state) == {"count", "lr"} and int(state["count"]) == 1
+    assert set(state) == {"count"} and int(state["count"]) == 1
 
 
 def test_sgd_momentum_follows_the_course_rule():
@@ -89,14 +87,14 @@ def test_state_is_readable_and_read_only():
     params, grads = params_and_grads()
     opt = optim.sgd(optim.exponential_decay(1.0, 0.5), momentum=0.9)
     state = opt.init(params)
-    assert float(state["lr"]) == 1.0 and int(state["count"]) == 0
+    assert set(state) == {"count", "velocity"} and int(state["count"]) == 0
     new, state = opt.update(params, grads, state)
-    assert float(state["lr"]) == 0.5 and int(state["count"]) == 1
+    assert int(state["count"]) == 1
     assert_all_read_only(state)
     assert_all_read_only(new)
     for opt in (optim.adam(0.1), optim.adamw(0.1)):
         s = opt.init(params)
-        assert set(s) == {"count", "lr", "m", "v"}
+        assert set(s) == {"count", "m", "v"}
         assert tree.structure_equal(s["m"], params)
         assert_all_read_only(opt.update(params, grads, s)[1])
 
@@ -177,9 +175,9 @@ def test_errors():
         opt.update(params, bad, state)
     with pytest.raises(ValueError, match=r"adam\.update: the grads tree"):
         optim.adam(0.1).update(params, {"x": np.ones(1)}, optim.adam(0.1).init(params))
-    with pytest.raises(ValueError, match="lr must be a finite number"):
+    with pytest.raises(ValueError, match=r"sgd: lr must be > 0, finite, got -1\.0"):
         optim.sgd(-1.0)
-    with pytest.raises(TypeError, match="lr must be a float or a schedule"):
+    with pytest.raises(TypeError, match="sgd: lr must be a real number"):
         optim.sgd("fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="momentum must be in"):
         optim.sgd(0.1, momentum=1.5)
@@ -189,16 +187,13 @@ def test_errors():
         optim.adam(0.1, b2=1.0)
     with pytest.raises(ValueError, match="mask tree does not match"):
         optim.sgd(0.1, weight_decay=0.1, mask={"x": True}).update(params, grads, state)
-    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+    with pytest.raises(ValueError, match="decay_steps must be an integer >= 1"):
         optim.cosine_decay(0.1, 0)
-    assert not math.isnan(float(state["lr"]))
 
 
-def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
-    # arrays of more than optim.base.BLOCK elements are updated block by block (with a
-    # short last block); float64 gradients for float32 params, a transposed (F-order) W
-    from fnnet.optim.base import BLOCK
-
+def test_sgd_on_large_arrays_matches_the_rule():
+    # large arrays, float64 gradients for float32 params, a transposed (F-order) W
+    BLOCK = 1 << 16
     rng = np.random.default_rng(0)
     shape = (3, BLOCK // 2 + 7)  # 1.5 blocks and a bit
     W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
@@ -220,11 +215,10 @@ def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
     np.testing.assert_allclose(new["W"], W - 0.1 * (g1["W"] + 0.01 * W), rtol=1e-5, atol=1e-6)
 
 
-def test_adam_on_arrays_larger_than_one_block_matches_the_rule():
-    # the blockwise path of Adam / AdamW (1.5 blocks and a bit, float64 gradients for
-    # float32 params, an F-order W) against the equations on whole float64 arrays
-    from fnnet.optim.base import BLOCK
-
+def test_adam_on_large_arrays_matches_the_rule():
+    # Adam / AdamW on large arrays (float64 gradients for float32 params, an F-order W)
+    # against the equations on whole float64 arrays
+    BLOCK = 1 << 16
     rng = np.random.default_rng(1)
     shape = (3, BLOCK // 2 + 7)
     W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
