@@ -60,7 +60,9 @@ def test_masked_frozen_leaves_are_never_writable_views_of_the_caller():
 
 def test_masked_errors():
     _, params, _ = model_and_params()
-    with pytest.raises(ValueError, match="masked: the mask tree does not match the params tree"):
+    with pytest.raises(
+        ValueError, match=r"masked: the mask tree does not match the params tree: no entry for"
+    ):
         optim.masked(optim.sgd(0.1), {"0": True}).init(params)
     bad = tree.map(lambda p: 1, params)
     with pytest.raises(TypeError, match=r"masked: mask\['0/W'\] must be a bool, got 1"):
@@ -105,7 +107,9 @@ def test_multi_errors():
         ValueError, match=r"multi: labels\['2/b'\] is 'bias', expected one of \['body', 'head'\]"
     ):
         optim.multi({"body": optim.sgd(0.1), "head": optim.sgd(0.1)}, labels).init(params)
-    with pytest.raises(ValueError, match="multi: the labels tree does not match"):
+    with pytest.raises(
+        ValueError, match=r"multi: the labels tree does not match .* no entry for params\['0/W'\]"
+    ):
         optim.multi({"a": optim.sgd(0.1)}, {"0": "a"}).init(params)
     with pytest.raises(ValueError, match="multi: expected at least one optimizer"):
         optim.multi({}, labels)

@@ -164,21 +164,32 @@ def _check_grads(name: str, params: PyTree, grads: PyTree) -> None:
         )
 
 
+def _by_path(name: str, what: str, t: PyTree, params: PyTree) -> dict[str, Any]:
+    """The leaves of ``t`` by path, one for each leaf of ``params``.
+
+    A ``None`` in ``params`` (a leaf that an outer wrapper owns, as when ``multi`` runs
+    inside ``masked``) needs no entry; every other leaf does, or the error names its path.
+    """
+    entries = dict(tree.leaves_with_paths(t))
+    for path, _ in tree.leaves_with_paths(params):
+        if path not in entries:
+            raise ValueError(
+                f"{name}: the {what} tree does not match the params tree: no entry for "
+                f"params[{path!r}]\n  params {tree.flatten(params)[1]!r}\n"
+                f"  {what:6} {tree.flatten(t)[1]!r}"
+            )
+    return entries
+
+
 def _mask_predicate(mask: PyTree | Predicate, params: PyTree) -> Predicate:
     """``mask`` as a predicate ``(path, leaf) -> bool``."""
     if callable(mask):
         return mask
-    if not tree.structure_equal(mask, params):
-        raise ValueError(
-            "masked: the mask tree does not match the params tree:\n"
-            f"  params {tree.flatten(params)[1]!r}\n  mask   {tree.flatten(mask)[1]!r}"
-        )
-    keep = {}
-    for path, flag in tree.leaves_with_paths(mask):
+    keep = _by_path("masked", "mask", mask, params)
+    for path, flag in keep.items():
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"masked: mask[{path!r}] must be a bool, got {flag!r}")
-        keep[path] = bool(flag)
-    return lambda path, leaf: keep[path]
+    return lambda path, leaf: bool(keep[path])
 
 
 def _labels_by_path(
@@ -186,12 +197,7 @@ def _labels_by_path(
 ) -> dict[str, str]:
     """The label of each leaf of ``params``, by path; errors name the path."""
     label_tree = labels(params) if callable(labels) else labels
-    if not tree.structure_equal(label_tree, params):
-        raise ValueError(
-            "multi: the labels tree does not match the params tree:\n"
-            f"  params {tree.flatten(params)[1]!r}\n  labels {tree.flatten(label_tree)[1]!r}"
-        )
-    by_path = dict(tree.leaves_with_paths(label_tree))
+    by_path = _by_path("multi", "labels", label_tree, params)
     for path, label in by_path.items():
         if not isinstance(label, str) or label not in opts_by_label:
             raise ValueError(
