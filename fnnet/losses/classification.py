@@ -49,18 +49,20 @@ def _cross_entropy_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]
         L = -float(log_softmax[rows, labels].sum()) / N
         # Y = the one-hot rows of the labels
         Y = (labels[:, None] == np.arange(C)).astype(A.dtype)
+        # sum_c Y_nc = 1 for every row
+        Y_mass: Array | float = 1.0
     else:
         Y = as_float_array("cross_entropy", "target", T)
         check_same_shape("cross_entropy", A, Y)
         Y = Y.astype(A.dtype, copy=False)
         # L = -(1/N) iota_N^T (Y * log softmax(A)) iota_C                (56)-(60)
         L = -float(np.vdot(Y, log_softmax)) / N
-    # the mass of each target row: 1 for one-hot and probability rows
-    Y_sum = np.add.reduce(Y, axis=1, keepdims=True)
+        # sum_c Y_nc per row: 1 for probability rows
+        Y_mass = np.add.reduce(Y, axis=1, keepdims=True)
 
     def pullback(g: float = 1.0) -> Array:
         # dL/dA = (softmax(A) sum_c Y_c - Y) / N, i.e. (softmax(A) - Y) / N   (61)
-        dLdA = (S * Y_sum - Y) * (float(g) / N)
+        dLdA = (S * Y_mass - Y) * (float(g) / N)
         return dLdA
 
     return L, pullback

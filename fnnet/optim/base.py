@@ -83,12 +83,9 @@ def scalar(value: float | int, dtype: Any) -> Array:
     return a
 
 
-def _frozen(a: Array, dtype: Any) -> Array:
-    """A fresh array ``a`` in ``dtype``, marked read-only."""
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    a.setflags(write=False)
-    return a
+def _cast_like(new: tuple[Array, ...], like: tuple[Array, ...]) -> tuple[Array, ...]:
+    """Each array of ``new`` in the dtype of its counterpart in ``like``."""
+    return tuple(a.astype(b.dtype, copy=False) for a, b in zip(new, like))
 
 
 class _ShapeMismatchError(ValueError):
@@ -126,7 +123,13 @@ def map_update(
         if g.dtype != W.dtype:  # e.g. float64 gradients for float32 params
             g = g.astype(W.dtype)
         new = step(W, g, *rest)
-        return tuple([_frozen(a, like.dtype) for a, like in zip(new, (W, *rest[: n_out - 1]))])
+        for a, like in zip(new, (W, *rest)):
+            if a.dtype != like.dtype:  # a state kept in another dtype than its parameter
+                new = _cast_like(new, (W, *rest))
+                break
+        for a in new:
+            a.setflags(write=False)
+        return new
 
     trees = (params, grads, *states) + (() if decay is None else (decay,))
     try:
