@@ -64,7 +64,7 @@ def sgd(
         decay = decay_rates("sgd", wd, mask, params) if wd > 0 else None
 
         def plain_step(W: Array, g: Array, wd: float = 0.0) -> tuple[Array]:
-            # g_L2 = g + wd W
+            # g_L2 = g + wd W              (coupled weight decay; g where wd = 0)
             g_L2 = add_decayed_weights(g, W, wd)
             # W := W - lr g                  (62)
             W_new = W - lr * g_L2
