@@ -20,12 +20,15 @@ import numpy as np
 
 __all__ = [
     "TreeDef",
+    "combine",
     "flatten",
     "freeze",
     "leaves",
     "leaves_with_paths",
     "map",
     "map_n",
+    "partition",
+    "ravel",
     "structure_equal",
     "unflatten",
     "zeros_like",
@@ -301,3 +304,90 @@ def freeze(tree: PyTree) -> PyTree:
     for leaf in leaves(tree):
         _freeze_leaf(leaf)
     return tree
+
+
+def ravel(tree: PyTree) -> tuple[np.ndarray, Callable[[np.ndarray], PyTree]]:
+    """All leaves in one 1-D vector, and the function that undoes it.
+
+    ``vector`` is the leaves of :func:`leaves`, each flattened in C order, one after the
+    other, in the dtype they promote to (float64 for a tree without leaves); a fresh array.
+    ``unravel(v)`` takes a vector of that size and returns a new tree of the same
+    structure, each leaf with its shape and dtype again (``unravel(ravel(t)[0]) == t``).
+    As ``jax.flatten_util.ravel_pytree``.
+
+    >>> v, unravel = ravel({"W": np.ones((2, 2)), "b": np.zeros(2)})   # v.shape == (6,)
+    """
+    flat, treedef = flatten(tree)
+    arrays = [np.asarray(leaf) for leaf in flat]
+    for (path, _), a in zip(leaves_with_paths(tree), arrays):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"tree.ravel: leaf {path!r} is not a real array (dtype {a.dtype})")
+    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float64)
+    shapes = [a.shape for a in arrays]
+    dtypes = [a.dtype for a in arrays]
+    ends = np.cumsum([a.size for a in arrays], dtype=np.int64)
+    size = int(ends[-1]) if arrays else 0
+    # concatenate promotes the dtypes and copies: the vector owns its memory
+    vector = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, dtype)
+
+    def unravel(v: np.ndarray) -> PyTree:
+        v = np.asarray(v)
+        if v.shape != (size,):
+            raise ValueError(f"unravel: expected a vector of shape ({size},), got {v.shape}")
+        starts = [0, *ends[:-1].tolist()] if arrays else []
+        pieces = [
+            v[start:end].reshape(shape).astype(dt)  # astype copies: leaves own their memory
+            for start, end, shape, dt in zip(starts, ends.tolist(), shapes, dtypes)
+        ]
+        return unflatten(treedef, pieces)
+
+    return vector, unravel
+
+
+def partition(tree: PyTree, predicate: Callable[[str, Any], bool]) -> tuple[PyTree, PyTree]:
+    """Split ``tree`` in two trees of its structure: ``(a, b)``.
+
+    ``a`` holds the leaves for which ``predicate(path, leaf)`` is true and ``None``
+    elsewhere, ``b`` the others (paths as :func:`leaves_with_paths` writes them). The
+    leaves are the same objects, not copies; :func:`combine` puts the halves together.
+
+    >>> trainable, frozen = partition(params, lambda path, leaf: not path.startswith("0/"))
+    """
+    picks = [bool(predicate(path, leaf)) for path, leaf in leaves_with_paths(tree)]
+    flat, treedef = flatten(tree)
+    a = unflatten(treedef, [leaf if pick else None for leaf, pick in zip(flat, picks)])
+    b = unflatten(treedef, [None if pick else leaf for leaf, pick in zip(flat, picks)])
+    return a, b
+
+
+def combine(a: PyTree, b: PyTree) -> PyTree:
+    """Merge two trees of one structure where each leaf is in one of them and ``None`` in the
+    other (the halves of :func:`partition`): ``combine(*partition(t, p))`` equals ``t``.
+
+    Raises ``ValueError`` naming the path where both hold a leaf or the structures differ.
+    """
+    return _combine(a, b, "")
+
+
+def _combine(a: Any, b: Any, path: str) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    where = path or "the root"
+    split_a, split_b = _children(a), _children(b)
+    if split_a is None or split_b is None:
+        if split_a is None and split_b is None:
+            raise ValueError(f"tree.combine: both trees hold a leaf at {where}")
+        raise ValueError(f"tree.combine: the trees differ at {where}")
+    kind, keys, kids_a = split_a
+    if split_b[:2] != (kind, keys) or len(split_b[2]) != len(kids_a):
+        raise ValueError(
+            f"tree.combine: the trees differ at {where}: {flatten(a)[1]!r} vs {flatten(b)[1]!r}"
+        )
+    names = keys if kind == "dict" else [str(i) for i in range(len(kids_a))]
+    kids = [
+        _combine(x, y, f"{path}/{name}" if path else str(name))
+        for name, x, y in zip(names, kids_a, split_b[2])
+    ]
+    return dict(zip(keys, kids)) if kind == "dict" else _make(kind, keys, kids)

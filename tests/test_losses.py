@@ -124,3 +124,90 @@ def test_errors():
         losses.binary_cross_entropy.apply(A, np.ones(4))
     with pytest.raises(TypeError, match="must be numeric"):
         losses.mse.apply(np.array(["a"]), np.array(["b"]))
+
+
+@pytest.mark.parametrize(
+    ("loss", "name", "equation"),
+    [
+        (losses.mse, "mse", "dL/dA = 2 (A - Y) / (N C)"),
+        (losses.cross_entropy, "cross_entropy", "dL/dA = (softmax(A) - Y) / N"),
+        (losses.binary_cross_entropy, "binary_cross_entropy", "dL/dX = (sigmoid(X) - Y) / numel"),
+    ],
+)
+def test_help_shows_the_loss_own_docstring(loss, name, equation):
+    import pydoc
+
+    text = pydoc.render_doc(loss, renderer=pydoc.plaintext)
+    assert equation in text and equation in loss.__doc__
+    assert Loss.__doc__.splitlines()[0] not in text  # not the docstring of the Loss type
+    assert loss.__name__ == name and repr(loss) == f"<loss {name}>"
+    assert isinstance(loss, Loss) and loss == Loss(loss.apply, loss.vjp)
+
+
+def test_a_hand_built_loss_works_with_value_and_grad():
+    def vjp(pred, target):
+        return float(np.sum(pred - target)), lambda g=1.0: np.full_like(pred, g)
+
+    loss = Loss(lambda p, t: vjp(p, t)[0], vjp)
+    model = fnnet.layers.Linear(2, 3)
+    _, params, state = model.init(random.key(0), (-1, 2))
+    x = np.ones((4, 2), np.float32)
+    _, grads, _ = fnnet.value_and_grad(model, loss)(params, state, x, np.zeros((4, 3)))
+    np.testing.assert_allclose(grads["b"], [4.0, 4.0, 4.0])
+    np.testing.assert_allclose(grads["W"], np.full((3, 2), 4.0))
+
+
+@pytest.mark.parametrize(
+    ("loss", "target"),
+    [
+        (losses.mse, random.normal(random.key(3), (6, 3), np.float64)),
+        (losses.cross_entropy, np.array([0, 2, 1, 1, 0, 2])),
+        (losses.cross_entropy, random.uniform(random.key(5), (6, 3))),
+        (losses.binary_cross_entropy, random.uniform(random.key(4), (6, 3))),
+    ],
+)
+def test_gradient_behind_a_linear_layer_against_finite_differences(loss, target):
+    model = fnnet.layers.Linear(4, 3)
+    _, params, state = model.init(random.key(0), (-1, 4))
+    params = {k: v.astype(np.float64) for k, v in params.items()}
+    x = random.normal(random.key(1), (6, 4), np.float64)
+    _, grads, _ = fnnet.value_and_grad(model, loss)(params, state, x, target)
+    h = 1e-6
+    for name, p in params.items():
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            step = np.zeros_like(p)
+            step[i] = h
+            up = loss.apply(model.apply({**params, name: p + step}, state, x)[0], target)
+            down = loss.apply(model.apply({**params, name: p - step}, state, x)[0], target)
+            numeric[i] = (up - down) / (2 * h)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_binary_cross_entropy_refuses_targets_outside_0_1():
+    x = np.zeros((2, 2))
+    with pytest.raises(
+        ValueError, match=r"binary_cross_entropy: targets must be in \[0, 1\], got 2\.0 at index"
+    ):
+        losses.binary_cross_entropy.apply(x, np.array([[0.0, 1.0], [2.0, 0.5]]))
+    with pytest.raises(ValueError, match=r"got -0\.5 at index \(0, 1\)"):
+        losses.binary_cross_entropy.vjp(x, np.array([[0.0, -0.5], [1.0, 0.5]]))
+    with pytest.raises(ValueError, match="got nan"):
+        losses.binary_cross_entropy.apply(x, np.array([[0.0, np.nan], [1.0, 0.5]]))
+    # the ends are allowed, and soft targets
+    assert np.isfinite(losses.binary_cross_entropy.apply(x, np.array([[0.0, 1.0], [0.3, 1.0]])))
+
+
+def test_error_messages_of_every_loss():
+    with pytest.raises(ValueError, match="mse: empty prediction"):
+        losses.mse.apply(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="binary_cross_entropy: empty prediction"):
+        losses.binary_cross_entropy.apply(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="cross_entropy: empty batch"):
+        losses.cross_entropy.apply(np.zeros((0, 2)), np.zeros(0, int))
+    with pytest.raises(TypeError, match="binary_cross_entropy: target must be numeric"):
+        losses.binary_cross_entropy.apply(np.zeros(2), np.array(["a", "b"]))
+    with pytest.raises(TypeError, match="cross_entropy: pred must be numeric"):
+        losses.cross_entropy.apply(np.array([["a", "b"]]), np.array([0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: label 5 is outside \[0, 2\)"):
+        losses.cross_entropy.vjp(A, np.array([0, 5, 1, 0]))

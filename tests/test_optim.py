@@ -1,4 +1,4 @@
-import math
+import re
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ def test_sgd_plain():
     np.testing.assert_allclose(new["0"]["W"], [[0.95, -2.1]], rtol=1e-6)
     np.testing.assert_allclose(new["0"]["b"], [1.0])
     assert new["0"]["W"].dtype == np.float32
-    assert set(state) == {"count", "lr"} and int(state["count"]) == 1
+    assert set(state) == {"count"} and int(state["count"]) == 1
 
 
 def test_sgd_momentum_follows_the_course_rule():
@@ -89,14 +89,14 @@ def test_state_is_readable_and_read_only():
     params, grads = params_and_grads()
     opt = optim.sgd(optim.exponential_decay(1.0, 0.5), momentum=0.9)
     state = opt.init(params)
-    assert float(state["lr"]) == 1.0 and int(state["count"]) == 0
+    assert set(state) == {"count", "velocity"} and int(state["count"]) == 0
     new, state = opt.update(params, grads, state)
-    assert float(state["lr"]) == 0.5 and int(state["count"]) == 1
+    assert int(state["count"]) == 1
     assert_all_read_only(state)
     assert_all_read_only(new)
     for opt in (optim.adam(0.1), optim.adamw(0.1)):
         s = opt.init(params)
-        assert set(s) == {"count", "lr", "m", "v"}
+        assert set(s) == {"count", "m", "v"}
         assert tree.structure_equal(s["m"], params)
         assert_all_read_only(opt.update(params, grads, s)[1])
 
@@ -177,9 +177,9 @@ def test_errors():
         opt.update(params, bad, state)
     with pytest.raises(ValueError, match=r"adam\.update: the grads tree"):
         optim.adam(0.1).update(params, {"x": np.ones(1)}, optim.adam(0.1).init(params))
-    with pytest.raises(ValueError, match="lr must be a finite number"):
+    with pytest.raises(ValueError, match=r"sgd: lr must be > 0, finite, got -1\.0"):
         optim.sgd(-1.0)
-    with pytest.raises(TypeError, match="lr must be a float or a schedule"):
+    with pytest.raises(TypeError, match="sgd: lr must be a real number"):
         optim.sgd("fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="momentum must be in"):
         optim.sgd(0.1, momentum=1.5)
@@ -189,16 +189,13 @@ def test_errors():
         optim.adam(0.1, b2=1.0)
     with pytest.raises(ValueError, match="mask tree does not match"):
         optim.sgd(0.1, weight_decay=0.1, mask={"x": True}).update(params, grads, state)
-    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+    with pytest.raises(ValueError, match="decay_steps must be an integer >= 1"):
         optim.cosine_decay(0.1, 0)
-    assert not math.isnan(float(state["lr"]))
 
 
-def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
-    # arrays of more than optim.base.BLOCK elements are updated block by block (with a
-    # short last block); float64 gradients for float32 params, a transposed (F-order) W
-    from fnnet.optim.base import BLOCK
-
+def test_sgd_on_large_arrays_matches_the_rule():
+    # large arrays, float64 gradients for float32 params, a transposed (F-order) W
+    BLOCK = 1 << 16
     rng = np.random.default_rng(0)
     shape = (3, BLOCK // 2 + 7)  # 1.5 blocks and a bit
     W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
@@ -220,11 +217,10 @@ def test_sgd_on_arrays_larger_than_one_block_matches_the_rule():
     np.testing.assert_allclose(new["W"], W - 0.1 * (g1["W"] + 0.01 * W), rtol=1e-5, atol=1e-6)
 
 
-def test_adam_on_arrays_larger_than_one_block_matches_the_rule():
-    # the blockwise path of Adam / AdamW (1.5 blocks and a bit, float64 gradients for
-    # float32 params, an F-order W) against the equations on whole float64 arrays
-    from fnnet.optim.base import BLOCK
-
+def test_adam_on_large_arrays_matches_the_rule():
+    # Adam / AdamW on large arrays (float64 gradients for float32 params, an F-order W)
+    # against the equations on whole float64 arrays
+    BLOCK = 1 << 16
     rng = np.random.default_rng(1)
     shape = (3, BLOCK // 2 + 7)
     W = np.asfortranarray(rng.standard_normal(shape[::-1], dtype=np.float32)).T
@@ -302,3 +298,135 @@ def test_a_gradient_that_would_broadcast_is_still_a_shape_error(nested):
     state = opt.init(params)
     with pytest.raises(ValueError, match="the optimizer state does not match the params"):
         opt.update(params, params, {**state, "velocity": {"0": {}} if not nested else {"0": []}})
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "name", "bad", "good"),
+    [
+        ("sgd", "lr", [0.0, -0.1, float("inf"), float("nan")], [1e-9, 10.0]),
+        ("sgd", "momentum", [1.0, -0.1, 1.5, float("nan")], [0.0, 0.99]),
+        ("sgd", "weight_decay", [-1e-4, float("inf")], [0.0, 0.1]),
+        ("adam", "b1", [1.0, -0.1], [0.0, 0.9]),
+        ("adam", "b2", [1.0, 2.0], [0.0, 0.999]),
+        ("adam", "eps", [0.0, -1e-8, float("inf")], [1e-12, 1.0]),
+        ("adamw", "weight_decay", [-0.01], [0.0, 0.05]),
+    ],
+)
+def test_one_set_of_bounds_for_the_api_and_the_command_line(optimizer, name, bad, good):
+    make = getattr(optim, optimizer)
+    kwargs = {"lr": 0.1}
+    for value in bad:
+        with pytest.raises(
+            optim.HyperparameterError, match=rf"{optimizer}: {name} must be "
+        ) as err:
+            optim.check_hyperparameters(optimizer, **{name: value})
+        assert (err.value.optimizer, err.value.name) == (optimizer, name)
+        assert err.value.expected == str(optim.BOUNDS[name])
+        expected = re.escape(f"{optimizer}: {name} must be {err.value.expected}")
+        with pytest.raises(ValueError, match=expected):
+            make(**{**kwargs, name: value})
+    for value in good:
+        assert optim.check_hyperparameters(optimizer, **{name: value}) == {name: value}
+        make(**{**kwargs, name: value})
+
+
+def test_check_hyperparameters_wording_and_errors():
+    assert str(optim.BOUNDS["momentum"]) == "in [0, 1)"
+    assert str(optim.BOUNDS["lr"]) == "> 0, finite"
+    assert str(optim.BOUNDS["weight_decay"]) == ">= 0, finite"
+    with pytest.raises(ValueError, match=r"sgd: momentum must be in \[0, 1\), got 1\.0"):
+        optim.sgd(0.1, momentum=1.0)  # the command line refused it; now the API does too
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        optim.check_hyperparameters("rmsprop", lr=0.1)
+    with pytest.raises(TypeError, match="adam has no hyperparameter 'momentum'"):
+        optim.check_hyperparameters("adam", momentum=0.9)
+    with pytest.raises(TypeError, match="sgd: lr must be a real number"):
+        optim.check_hyperparameters("sgd", lr="0.1")
+    with pytest.raises(TypeError, match="momentum must be a real number"):
+        optim.sgd(0.1, momentum=True)
+    assert optim.check_hyperparameters("sgd", lr=np.float32(0.5)) == {"lr": 0.5}
+    assert set(optim.HYPERPARAMETERS) == {"sgd", "adam", "adamw"}
+
+
+def test_adam_with_zero_gradients_stays_finite():
+    # eps > 0 is enforced: 0 / (sqrt(0) + eps) = 0, where eps = 0 gave 0 / 0 = NaN
+    params = {"w": np.ones(3)}
+    opt = optim.adam(0.1, eps=1e-12)
+    new, _ = run(opt, params, [{"w": np.zeros(3)}] * 3)
+    np.testing.assert_array_equal(new["w"], params["w"])
+    with pytest.raises(ValueError, match=r"adam: eps must be > 0, finite, got 0\.0"):
+        optim.adam(0.1, eps=0.0)
+
+
+def test_weight_decay_is_one_function_coupled_or_decoupled():
+    W = np.array([2.0, -4.0])
+    g = np.array([0.5, 0.5])
+    np.testing.assert_array_equal(optim.add_decayed_weights(g, W, 0.1), g + 0.1 * W)
+    assert optim.add_decayed_weights(g, W, 0.0) is g
+    # coupled (sgd, adam): g_L2 = g + wd W enters the momentum
+    new, state = run(optim.sgd(0.5, momentum=0.9, weight_decay=0.1), {"w": W}, [{"w": g}])
+    np.testing.assert_allclose(state["velocity"]["w"], g + 0.1 * W)
+    np.testing.assert_allclose(new["w"], W - 0.5 * (g + 0.1 * W))
+    # decoupled (adamw): the moments see g alone; the step is W - lr (u + wd W)
+    lr, wd = 0.01, 0.5
+    new, state = run(optim.adamw(lr, weight_decay=wd), {"w": W}, [{"w": g}])
+    np.testing.assert_allclose(state["m"]["w"], 0.1 * g)
+    u = g / (np.abs(g) + 1e-8)  # the first Adam step: m_hat = g, v_hat = g^2
+    np.testing.assert_allclose(new["w"], W - lr * (u + wd * W), rtol=1e-15)
+    # coupled Adam: the decay passes through m
+    _, state = run(optim.adam(lr, weight_decay=wd), {"w": W}, [{"w": g}])
+    np.testing.assert_allclose(state["m"]["w"], 0.1 * (g + wd * W))
+
+
+def test_weight_decay_mask_as_a_tree_and_as_a_function():
+    params, grads = params_and_grads()
+    by_tree = {"0": {"W": True, "b": False}, "1": {}}
+    for mask in (by_tree, optim.decay_mask):
+        new, _ = run(optim.adam(0.1, weight_decay=0.5, mask=mask), params, [grads])
+        plain, _ = run(optim.adam(0.1), params, [grads])
+        np.testing.assert_array_equal(new["0"]["b"], plain["0"]["b"])
+        assert not np.array_equal(new["0"]["W"], plain["0"]["W"])
+
+
+def test_a_wrong_opt_state_names_the_keys():
+    params, grads = params_and_grads()
+    with pytest.raises(
+        ValueError, match=r"adam\.update: expected an opt_state with keys \['count', 'm', 'v'\]"
+    ):
+        optim.adam(0.1).update(params, grads, optim.sgd(0.1, momentum=0.9).init(params))
+    with pytest.raises(ValueError, match=r"sgd\.update: expected an opt_state .*, got \[\]"):
+        optim.sgd(0.1).update(params, grads, {})
+    with pytest.raises(ValueError, match="got list"):
+        optim.sgd(0.1).update(params, grads, [])
+
+
+def test_schedule_arguments_and_values_are_checked():
+    for bad in (-1.0, 0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="step_decay: gamma must be > 0, finite"):
+            optim.step_decay(0.01, 2, bad)
+        with pytest.raises(ValueError, match="exponential_decay: decay_rate must be > 0, finite"):
+            optim.exponential_decay(0.01, bad)
+    with pytest.raises(ValueError, match="step_decay: lr must be > 0, finite"):
+        optim.step_decay(-0.01, 2)
+    with pytest.raises(ValueError, match=r"step_size must be an integer >= 1, got 2\.5"):
+        optim.step_decay(0.01, 2.5)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        optim.cosine_decay(0.1, 10, alpha=1.5)
+    with pytest.raises(ValueError, match="warmup_steps must be an integer >= 1"):
+        optim.warmup(optim.constant(0.1), 0)
+    with pytest.raises(TypeError, match="warmup: expected a schedule"):
+        optim.warmup(0.1, 3)
+    params, grads = params_and_grads()
+    opt = optim.sgd(lambda step: 0.1 - 0.1 * step)  # a hand-written schedule that goes negative
+    state = opt.init(params)
+    params1, state = opt.update(params, grads, state)
+    params2, state = opt.update(params1, grads, state)  # lr 0 is fine (cosine ends there)
+    with pytest.raises(ValueError, match=r"sgd: the schedule gave lr -0\.1 at step 2"):
+        opt.update(params2, grads, state)
+
+
+def test_the_state_holds_only_what_updates_read():
+    params, _ = params_and_grads()
+    assert set(optim.sgd(0.1).init(params)) == {"count"}
+    assert set(optim.sgd(0.1, momentum=0.5).init(params)) == {"count", "velocity"}
+    assert set(optim.adamw(0.1).init(params)) == {"count", "m", "v"}

@@ -59,3 +59,25 @@ def test_binary_cross_entropy_with_logits(dtype):
         target,
         torch.tensor(target),
     )
+
+
+@pytest.mark.parametrize(
+    ("loss", "ref", "target"),
+    [
+        (losses.mse, F.mse_loss, random.normal(random.key(3), (5, 3), np.float64)),
+        (losses.cross_entropy, F.cross_entropy, random.randint(random.key(4), (5,), 0, 3)),
+        (
+            losses.binary_cross_entropy,
+            F.binary_cross_entropy_with_logits,
+            random.uniform(random.key(5), (5, 3), np.float64),
+        ),
+    ],
+)
+def test_pullback_of_a_cotangent_g_matches_torch_in_float64(loss, ref, target):
+    pred = random.normal(random.key(2), (5, 3), np.float64) * 3
+    value, pullback = loss.vjp(pred, target)
+    pt = torch.tensor(pred, requires_grad=True)
+    vt = ref(pt, torch.tensor(target))
+    vt.backward(torch.tensor(-2.5, dtype=torch.float64))
+    assert value == pytest.approx(vt.item(), rel=1e-12)
+    np.testing.assert_allclose(pullback(-2.5), pt.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -28,6 +28,21 @@ CASES = [
         dict(lr=0.01, weight_decay=0.1),
         lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1),
     ),
+    (
+        "sgd",
+        dict(lr=0.05, weight_decay=0.2),
+        lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.2),
+    ),
+    (
+        "sgd",
+        dict(lr=0.05, momentum=0.5, weight_decay=0.2),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.5, weight_decay=0.2),
+    ),
+    (
+        "adamw",
+        dict(lr=0.02, b1=0.5, b2=0.9, eps=1e-3, weight_decay=0.3),
+        lambda p: torch.optim.AdamW(p, lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.3),
+    ),
 ]
 
 
@@ -142,3 +157,35 @@ def test_clip_by_global_norm_matches_torch():
     clipped = optim.clip_by_global_norm(grads, 1.5)
     np.testing.assert_allclose(clipped["w"], tensors[0].grad.numpy(), rtol=1e-5)
     np.testing.assert_allclose(clipped["b"][0], tensors[1].grad.numpy(), rtol=1e-5)
+
+
+def test_masked_and_multi_match_torch_parameter_groups():
+    # fnnet: W by AdamW with decay, b by SGD with momentum, the second layer frozen;
+    # torch: the same as two optimizers over parameter groups, and no update for layer 2
+    params = {
+        "0": {
+            "W": random.normal(random.key(0), (3, 4), np.float64),
+            "b": random.normal(random.key(1), (3,), np.float64),
+        },
+        "1": {"W": random.normal(random.key(2), (2, 3), np.float64)},
+    }
+    labels = {"0": {"W": "w", "b": "b"}, "1": {"W": "w"}}
+    mask = {"0": {"W": True, "b": True}, "1": {"W": False}}
+    opt = optim.masked(
+        optim.multi({"w": optim.adamw(0.01, weight_decay=0.1), "b": optim.sgd(0.1, 0.9)}, labels),
+        mask,
+    )
+    state = opt.init(params)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in tree.leaves_with_paths(params)}
+    t_adamw = torch.optim.AdamW([t["0/W"]], lr=0.01, weight_decay=0.1)
+    t_sgd = torch.optim.SGD([t["0/b"]], lr=0.1, momentum=0.9)
+    for step in range(4):
+        key = random.key(10 + step)
+        grads = tree.map(lambda p, key=key: random.normal(key, p.shape, np.float64), params)
+        params, state = opt.update(params, grads, state)
+        for path, g in tree.leaves_with_paths(grads):
+            t[path].grad = torch.tensor(g)
+        t_adamw.step()
+        t_sgd.step()
+        for path, p in tree.leaves_with_paths(params):
+            np.testing.assert_allclose(p, t[path].detach().numpy(), rtol=1e-12, atol=1e-14)

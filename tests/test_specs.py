@@ -168,7 +168,7 @@ def test_optimizers():
     # decay on W only: W - lr * wd * W = 0.95; b unchanged
     np.testing.assert_allclose(new["W"], 0.95)
     np.testing.assert_allclose(new["b"], 1.0)
-    assert {"count", "m", "v"} <= set(build_optimizer("adam", optim.constant(0.1)).init(params))
+    assert set(build_optimizer("adam", optim.constant(0.1)).init(params)) == {"count", "m", "v"}
     new, _ = build_optimizer("adamw", optim.constant(0.1), weight_decay=0.5).update(
         params, grads, build_optimizer("adamw", optim.constant(0.1)).init(params)
     )

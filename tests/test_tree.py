@@ -112,3 +112,68 @@ def test_map_reports_dicts_with_other_keys_of_the_same_count():
     # a KeyError raised by the mapped function is not mistaken for a structure mismatch
     with pytest.raises(KeyError, match="inner"):
         tree.map(lambda u, v: {}["inner"], a, a)
+
+
+def test_ravel_and_unravel():
+    t = {
+        "W": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "n": [np.array([7], np.int64)],
+        "z": None,
+    }
+    v, unravel = tree.ravel(t)
+    assert v.shape == (7,) and v.dtype == np.float64  # float32 and int64 promote to float64
+    np.testing.assert_array_equal(v, [0, 1, 2, 3, 4, 5, 7])
+    back = unravel(v * 2)
+    assert tree.structure_equal(back, t)
+    assert back["W"].dtype == np.float32 and back["W"].shape == (2, 3)
+    assert back["n"][0].dtype == np.int64 and int(back["n"][0][0]) == 14
+    assert back["z"] is None
+    # fresh memory both ways
+    assert not np.shares_memory(v, t["W"]) and not np.shares_memory(back["W"], v)
+    f32 = {"a": np.ones((2, 2), np.float32), "b": np.zeros(3, np.float32)}
+    v32, unravel32 = tree.ravel(f32)
+    assert v32.dtype == np.float32
+    tree.map(np.testing.assert_array_equal, unravel32(v32), f32)
+    empty, unravel_empty = tree.ravel({"a": {}, "b": None})
+    assert empty.shape == (0,) and unravel_empty(empty) == {"a": {}, "b": None}
+
+
+def test_ravel_errors():
+    _, unravel = tree.ravel({"a": np.ones(3)})
+    with pytest.raises(ValueError, match=r"unravel: expected a vector of shape \(3,\), got \(4,\)"):
+        unravel(np.ones(4))
+    with pytest.raises(TypeError, match=r"tree.ravel: leaf 'x/0' is not a real array"):
+        tree.ravel({"x": [np.array(["a"])]})
+
+
+def test_partition_and_combine():
+    Pair = namedtuple("Pair", "a b")
+    t = {"0": {"W": np.ones((2, 2)), "b": np.zeros(2)}, "1": {}, "2": [Pair(np.ones(1), None)]}
+    a, b = tree.partition(t, lambda path, leaf: path.endswith("W") or path.startswith("2/"))
+    assert a["0"] == {"W": t["0"]["W"], "b": None} and a["0"]["W"] is t["0"]["W"]
+    assert b["0"]["W"] is None and b["0"]["b"] is t["0"]["b"]
+    assert type(a["2"][0]) is Pair and a["2"][0].a is t["2"][0].a and b["2"][0].a is None
+    assert a["1"] == {} == b["1"]
+    back = tree.combine(a, b)
+    assert tree.structure_equal(back, t)
+    assert all(x is y for x, y in zip(tree.leaves(back), tree.leaves(t)))
+    assert back["2"][0].b is None and type(back["2"][0]) is Pair
+    # everything on one side
+    everything, nothing = tree.partition(t, lambda path, leaf: True)
+    assert tree.leaves(nothing) == [] and tree.combine(nothing, everything)["0"]["W"] is t["0"]["W"]
+
+
+def test_partition_predicate_sees_the_paths_of_leaves_with_paths():
+    t = {"0": {"W": np.ones(1)}, "1": [np.ones(1), np.ones(1)]}
+    seen = []
+    tree.partition(t, lambda path, leaf: seen.append(path) or True)
+    assert seen == [p for p, _ in tree.leaves_with_paths(t)]
+
+
+def test_combine_errors():
+    with pytest.raises(ValueError, match=r"tree.combine: both trees hold a leaf at 0/W"):
+        tree.combine({"0": {"W": np.ones(1)}}, {"0": {"W": np.ones(1)}})
+    with pytest.raises(ValueError, match=r"tree\.combine: the trees differ at 0"):
+        tree.combine({"0": {"W": None}}, {"0": [None]})
+    with pytest.raises(ValueError, match=r"tree\.combine: the trees differ at the root"):
+        tree.combine({"a": None}, {"b": np.ones(1)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from fnnet.losses.base import Array, Loss, LossPullback, as_float_array, check_same_shape
+from fnnet.losses.base import Array, LossPullback, as_float_array, check_same_shape, documented
 
 __all__ = ["binary_cross_entropy", "cross_entropy"]
 
@@ -34,54 +34,67 @@ def _cross_entropy_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]
     if N == 0:
         raise ValueError("cross_entropy: empty batch")
     T = np.asarray(target)
-    # softmax(A) and log softmax(A), stable: shift each row by its maximum
+    # A - m, m the row maxima: softmax is unchanged by the shift, and exp(A - m) <= 1
     shifted = A - A.max(axis=1, keepdims=True)
-    P = np.exp(shifted)
-    sum_exp = np.add.reduce(P, axis=1, keepdims=True)
-    log_sum_exp = np.log(sum_exp)
-    P /= sum_exp  # softmax(A), in place in the fresh exp(shifted)
+    exp_shifted = np.exp(shifted)
+    sum_exp = np.add.reduce(exp_shifted, axis=1, keepdims=True)
+    # log softmax(A) = (A - m) - log sum_k exp(A_k - m)
+    log_softmax = shifted - np.log(sum_exp)
+    # softmax(A) = exp(A - m) / sum_k exp(A_k - m)                       (55)
+    S = exp_shifted / sum_exp
     if T.ndim == 1:
         labels = _labels(T, N, C)
         rows = np.arange(N)
-        # L = -(1/N) sum_i log softmax(A)_{i, y_i},  log softmax(A) = shifted - log sum exp
-        value = -float((shifted[rows, labels] - log_sum_exp[:, 0]).sum()) / N
+        # L = -(1/N) sum_n log softmax(A)_{n, y_n}                 (56)-(60), one-hot Y
+        L = -float(log_softmax[rows, labels].sum()) / N
+        # Y = the one-hot rows of the labels
+        Y = (labels[:, None] == np.arange(C)).astype(A.dtype)
+        # sum_c Y_nc = 1 for every row
+        Y_mass: Array | float = 1.0
     else:
         Y = as_float_array("cross_entropy", "target", T)
         check_same_shape("cross_entropy", A, Y)
         Y = Y.astype(A.dtype, copy=False)
-        # L = -(1/N) sum_i sum_c Y_ic log softmax(A)_ic
-        value = -float(np.vdot(Y, shifted - log_sum_exp)) / N
+        # L = -(1/N) iota_N^T (Y * log softmax(A)) iota_C                (56)-(60)
+        L = -float(np.vdot(Y, log_softmax)) / N
+        # sum_c Y_nc per row: 1 for probability rows
+        Y_mass = np.add.reduce(Y, axis=1, keepdims=True)
 
     def pullback(g: float = 1.0) -> Array:
-        scale = float(g) / N
-        if T.ndim == 1:
-            # dL/dA = (softmax(A) - Y) / N, Y the one-hot rows of the labels
-            dLdA = P * scale
-            dLdA[rows, labels] -= scale
-        else:
-            # dL/dA = (softmax(A) * sum_c Y_c - Y) / N, per row: (softmax(A) - Y) / N for
-            # one-hot or probability rows, and still exact for rows that do not sum to 1
-            dLdA = P * (np.add.reduce(Y, axis=1, keepdims=True) * scale)
-            dLdA -= Y * scale
+        # dL/dA = (softmax(A) sum_c Y_c - Y) / N, i.e. (softmax(A) - Y) / N   (61)
+        dLdA = (S * Y_mass - Y) * (float(g) / N)
         return dLdA
 
-    return value, pullback
+    return L, pullback
 
 
 def _cross_entropy_apply(pred: Array, target: Array) -> float:
     return _cross_entropy_vjp(pred, target)[0]
 
 
-cross_entropy = Loss(_cross_entropy_apply, _cross_entropy_vjp)
-"""Softmax cross-entropy on logits, averaged over the batch.
+cross_entropy = documented(
+    _cross_entropy_apply,
+    _cross_entropy_vjp,
+    "cross_entropy",
+    """Softmax cross-entropy on logits, averaged over the batch (the course's (54)-(61)).
 
-``L = -(1/N) sum_i sum_c Y_ic log softmax(A)_ic``; gradient ``dL/dA = (softmax(A) - Y) / N``
-for one-hot or probability rows (for rows not summing to 1, as PyTorch accepts them, the
-exact ``(softmax(A) sum_c Y_ic - Y) / N``).
-``pred`` is ``(N, C)`` raw scores; ``target`` is one-hot / probabilities ``(N, C)`` or
-integer labels ``(N,)`` in ``[0, C)``. Stable for any finite logits (the row maximum is
-subtracted before ``exp``); the softmax is never materialised as a (C, C) Jacobian.
-"""
+    ::
+
+        softmax(A)_nc = exp(A_nc) / sum_k exp(A_nk)                  (55)
+        H = (-Y * log softmax(A)) iota_C        one value per row     (57)
+        L = iota_N^T H / N                      the batch mean        (60)
+        dL/dA = (softmax(A) - Y) / N                                  (61)
+
+    ``pred`` ``A``: ``(N, C)`` raw scores (the softmax is inside; no ``Softmax`` layer
+    before it). ``target``: integer labels ``(N,)`` in ``[0, C)`` (as PyTorch's
+    ``cross_entropy``) or one-hot / probability rows ``(N, C)``. The derivation of (61)
+    uses ``sum_c Y_nc = 1``; for rows that do not sum to 1 (PyTorch accepts them) the
+    gradient is the exact ``(softmax(A) sum_c Y_nc - Y) / N``. Stable for any finite
+    logits: each row's maximum is subtracted before ``exp``, and the log-softmax is
+    formed without taking the log of an underflowed 0. Labels outside ``[0, C)`` are a
+    ``ValueError``.
+    """,
+)
 
 
 def _bce_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]:
@@ -90,27 +103,46 @@ def _bce_vjp(pred: Array, target: Array) -> tuple[float, LossPullback]:
     check_same_shape("binary_cross_entropy", X, Y)
     if X.size == 0:
         raise ValueError("binary_cross_entropy: empty prediction")
+    outside = ~((Y >= 0) & (Y <= 1))
+    if outside.any():
+        where = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"binary_cross_entropy: targets must be in [0, 1], got {Y[where]} at index {where}"
+        )
     Y = Y.astype(X.dtype, copy=False)
-    # L = mean(log(1 + exp(X)) - Y X), with log(1 + exp(X)) = max(X, 0) + log1p(exp(-|X|))
+    # log(1 + exp(X)) = max(X, 0) + log(1 + exp(-|X|)): no overflow for large |X|
     softplus = np.maximum(X, 0) + np.log1p(np.exp(-np.abs(X)))
-    value = float((softplus - Y * X).mean())
+    # L = mean(log(1 + exp(X)) - Y X)
+    L = float((softplus - Y * X).mean())
 
     def pullback(g: float = 1.0) -> Array:
         # dL/dX = (sigmoid(X) - Y) / numel
-        dLdX = special.expit(X) - Y
-        dLdX *= float(g) / X.size
+        dLdX = (special.expit(X) - Y) * (float(g) / X.size)
         return dLdX
 
-    return value, pullback
+    return L, pullback
 
 
 def _bce_apply(pred: Array, target: Array) -> float:
     return _bce_vjp(pred, target)[0]
 
 
-binary_cross_entropy = Loss(_bce_apply, _bce_vjp)
-"""Binary cross-entropy on logits ``X`` with targets ``Y`` in [0, 1], averaged over all elements.
+binary_cross_entropy = documented(
+    _bce_apply,
+    _bce_vjp,
+    "binary_cross_entropy",
+    """Binary cross-entropy on logits, averaged over all elements.
 
-``L = mean(log(1 + exp(X)) - Y X)`` (the sigmoid is inside); gradient
-``dL/dX = (sigmoid(X) - Y) / numel``. ``pred`` and ``target`` have the same shape.
-"""
+    ::
+
+        L = -mean(Y log sigmoid(X) + (1 - Y) log(1 - sigmoid(X)))
+          =  mean(log(1 + exp(X)) - Y X)
+        dL/dX = (sigmoid(X) - Y) / numel
+
+    ``pred`` ``X``: raw scores of any shape (the sigmoid is inside, as PyTorch's
+    ``binary_cross_entropy_with_logits``); ``target`` ``Y``: the same shape, values in
+    ``[0, 1]`` (labels or probabilities; anything else, NaN included, is a
+    ``ValueError``). Stable for any finite logits: ``log(1 + exp(X))`` is computed as
+    ``max(X, 0) + log(1 + exp(-|X|))``.
+    """,
+)

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fnnet import tree
 from fnnet.optim.base import (
     Array,
     LearningRate,
-    Mask,
     Optimizer,
     PyTree,
     as_schedule,
-    blockwise,
-    check_hyper,
-    check_shape,
+    learning_rate,
     map_update,
-    next_count_and_lr,
-    read_only,
-    resolve_mask,
+    read_count,
     scalar,
 )
+from fnnet.optim.decay import Mask, add_decayed_weights, decay_rates
+from fnnet.optim.hyperparameters import check_hyperparameter
 
 __all__ = ["adam", "adamw"]
+
+_KEYS = frozenset({"count", "m", "v"})
 
 
 def _adam(
@@ -38,77 +35,45 @@ def _adam(
     mask: Mask,
 ) -> Optimizer:
     schedule = as_schedule(name, lr)
-    b1 = check_hyper(name, "b1", b1, 0.0, 1.0)
-    b2 = check_hyper(name, "b2", b2, 0.0, 1.0)
-    eps = check_hyper(name, "eps", eps, 0.0, float("inf"))
-    wd = check_hyper(name, "weight_decay", weight_decay, 0.0, float("inf"))
+    b1 = check_hyperparameter(name, "b1", b1)
+    b2 = check_hyperparameter(name, "b2", b2)
+    eps = check_hyperparameter(name, "eps", eps)
+    wd = check_hyperparameter(name, "weight_decay", weight_decay)
 
     def init(params: PyTree) -> PyTree:
-        return {
-            "count": scalar(0, np.int64),
-            "lr": scalar(schedule(0), np.float64),
-            "m": tree.freeze(tree.zeros_like(params)),
-            "v": tree.freeze(tree.zeros_like(params)),
-        }
+        m = tree.freeze(tree.zeros_like(params))
+        v = tree.freeze(tree.zeros_like(params))
+        return {"count": scalar(0, np.int64), "m": m, "v": v}
 
     def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
-        count = int(opt_state["count"])
-        t = count + 1
-        rate = float(schedule(count))
-        # bias corrections 1 - b1^t and 1 - b2^t, folded into the step size
-        step_size = rate / (1 - b1**t)
-        inv_sqrt_c2 = 1 / math.sqrt(1 - b2**t)
+        count = read_count(name, opt_state, _KEYS)
+        lr = learning_rate(name, schedule, count)
+        t = count + 1  # this update's number, from 1
+        decay = decay_rates(name, wd, mask, params) if wd > 0 else None
 
-        def step(
-            W: Array, g: Array, m: Array, v: Array, decay: bool = False
-        ) -> tuple[Array, Array, Array]:
-            check_shape(W, g)
-            shrink = 1.0
-            if decay and decoupled:
-                shrink = 1 - rate * wd
-            elif decay:
-                # Adam with L2: g := g + lambda W
-                g = g + wd * W
+        def step(W: Array, g: Array, m: Array, v: Array, wd: float = 0.0) -> tuple[Array, ...]:
+            # g_L2 = g + wd W                             (Adam: coupled decay, through m and v)
+            g_L2 = add_decayed_weights(g, W, 0.0 if decoupled else wd)
+            # m := b1 m + (1 - b1) g
+            m_new = b1 * m + (1 - b1) * g_L2
+            # v := b2 v + (1 - b2) g^2
+            v_new = b2 * v + (1 - b2) * g_L2**2
+            # m_hat = m / (1 - b1^t)
+            m_hat = m_new / (1 - b1**t)
+            # v_hat = v / (1 - b2^t)
+            v_hat = v_new / (1 - b2**t)
+            # u = m_hat / (sqrt(v_hat) + eps)
+            u = m_hat / (np.sqrt(v_hat) + eps)
+            # u_wd = u + wd W                             (AdamW: decoupled decay, beside m and v)
+            u_wd = add_decayed_weights(u, W, wd if decoupled else 0.0)
+            # W := W - lr u
+            W_new = W - lr * u_wd
+            return W_new, m_new, v_new
 
-            # the kernel returns fresh arrays; on blocks (see blockwise) it fills given ones
-            def kernel(
-                W: Array,
-                g: Array,
-                m: Array,
-                v: Array,
-                W_new: Array | None = None,
-                m_new: Array | None = None,
-                v_new: Array | None = None,
-            ) -> tuple[Array, Array, Array]:
-                # m := b1 m + (1 - b1) g
-                m_new = np.multiply(m, b1, out=m_new)
-                m_new += (1 - b1) * g
-                # v := b2 v + (1 - b2) g^2
-                v_new = np.multiply(v, b2, out=v_new)
-                g2 = g * g
-                g2 *= 1 - b2
-                v_new += g2
-                # W := W - lr m_hat / (sqrt(v_hat) + eps)
-                #   with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
-                denom = np.sqrt(v_new)
-                denom *= inv_sqrt_c2
-                denom += eps
-                W_new = np.divide(m_new, denom, out=W_new)
-                W_new *= -step_size
-                # AdamW: W (1 - lr lambda) in place of W, the decay apart from the gradient
-                W_new += W * shrink if shrink != 1 else W
-                return W_new, m_new, v_new
-
-            W_new, m_new, v_new = blockwise(kernel, (W, g, m, v), like=(m, m, v))
-            return read_only(W_new.astype(W.dtype, copy=False)), read_only(m_new), read_only(v_new)
-
-        masks = [resolve_mask(name, mask, params)] if wd > 0 else []
-        new_params, new_m, new_v = map_update(
-            name, step, 3, params, grads, opt_state["m"], opt_state["v"], *masks
+        new_params, m, v = map_update(
+            name, step, params, grads, (opt_state["m"], opt_state["v"]), decay
         )
-        count_next, lr_next = next_count_and_lr(schedule, count)
-        new_state = {"count": count_next, "lr": lr_next, "m": new_m, "v": new_v}
-        return new_params, new_state
+        return new_params, {"count": scalar(t, np.int64), "m": m, "v": v}
 
     return Optimizer(init, update)
 
@@ -126,12 +91,16 @@ def adam(
 
     With ``t`` the update number (1 for the first)::
 
-        g := g + weight_decay * W                 (L2, where mask is True)
-        m := b1 m + (1 - b1) g
-        v := b2 v + (1 - b2) g^2
-        W := W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+        g_L2 = g + wd W                       (coupled weight decay, where mask is True)
+        m := b1 m + (1 - b1) g_L2
+        v := b2 v + (1 - b2) g_L2^2
+        m_hat = m / (1 - b1^t)
+        v_hat = v / (1 - b2^t)
+        W := W - lr m_hat / (sqrt(v_hat) + eps)
 
-    State: ``{"count", "lr", "m": tree like params, "v": tree like params}``.
+    ``lr`` > 0 (or a schedule), ``b1``, ``b2`` in [0, 1), ``eps`` > 0 (a zero ``eps`` would
+    give 0 / 0 where a gradient stays 0), ``weight_decay`` >= 0.
+    State: ``{"count", "m": tree like params, "v": tree like params}``.
     """
     return _adam("adam", lr, b1, b2, eps, weight_decay, decoupled=False, mask=mask)
 
@@ -147,8 +116,10 @@ def adamw(
 ) -> Optimizer:
     """AdamW (Loshchilov & Hutter, 2019), as PyTorch's ``torch.optim.AdamW``.
 
-    Adam with decoupled weight decay: ``W := W (1 - lr * weight_decay)`` before the Adam
-    step, where ``mask`` is True (all parameters by default; ``fnnet.optim.decay_mask``
-    skips biases and norm scales). Same state as :func:`adam`.
+    Adam with decoupled weight decay: the moments see ``g`` alone, and the decay joins the
+    step, ``W := W - lr (m_hat / (sqrt(v_hat) + eps) + wd W)`` (PyTorch writes the same
+    as ``W (1 - lr wd)`` before the Adam step), where ``mask`` is True (every parameter by
+    default; ``fnnet.optim.decay_mask`` skips biases and norm scales). Bounds and state as
+    :func:`adam`.
     """
     return _adam("adamw", lr, b1, b2, eps, weight_decay, decoupled=True, mask=mask)

@@ -1,17 +1,22 @@
-"""The optimizer protocol and what all optimizers share.
+"""The optimizer protocol, and the one helper that lifts a per-array update to trees.
 
 An optimizer is ``Optimizer(init, update)``, two pure functions::
 
     opt_state = init(params)
     new_params, new_opt_state = update(params, grads, opt_state)
 
-``opt_state`` is a readable pytree: ``"count"`` (updates made so far), ``"lr"`` (the
-learning rate the next update will use) and per-parameter trees that mirror the params
-(``"velocity"``, ``"m"``, ``"v"``). All returned arrays are fresh and read-only.
+``opt_state`` is a readable pytree: ``"count"`` (updates made so far; the learning rate of
+the next update is ``schedule(count)``) and per-parameter trees that mirror the params
+(``"velocity"``, ``"m"``, ``"v"``). It holds nothing an update does not read. All returned
+arrays are fresh and read-only.
+
+An optimizer writes its rule for one array, ``step(W, g, *state) -> (W_new, *state_new)``,
+as the textbook equations; :func:`map_update` applies it to every leaf of the trees.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -19,14 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fnnet import tree
+from fnnet.optim.hyperparameters import check_hyperparameter
 
 __all__ = [
-    "Mask",
     "Optimizer",
     "Schedule",
     "clip_by_global_norm",
     "clipped",
-    "decay_mask",
     "global_norm",
 ]
 
@@ -34,7 +38,6 @@ Array = NDArray[Any]
 PyTree = Any
 Schedule = Callable[[int], float]
 LearningRate = float | Schedule
-Mask = PyTree | Callable[[PyTree], PyTree] | None
 
 
 class Optimizer(NamedTuple):
@@ -45,91 +48,92 @@ class Optimizer(NamedTuple):
 
 
 def as_schedule(name: str, lr: LearningRate) -> Schedule:
-    """Turn a float or a ``step -> lr`` callable into a schedule, validating a float."""
+    """A schedule ``step -> lr`` from a schedule, or from a float checked against its bound."""
     if callable(lr):
         return lr
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name}: lr must be a float or a schedule step -> lr, got {lr!r}")
-    if not np.isfinite(lr) or lr < 0:
-        raise ValueError(f"{name}: lr must be a finite number >= 0, got {lr}")
-    value = float(lr)
+    value = check_hyperparameter(name, "lr", lr)
     return lambda step: value
 
 
-def check_hyper(name: str, what: str, value: float, low: float, high: float) -> float:
-    """Validate ``low <= value < high`` (``high`` excluded) and return it as a float."""
-    if not (low <= value < high):
-        raise ValueError(f"{name}: {what} must be in [{low}, {high}), got {value}")
-    return float(value)
+def learning_rate(name: str, schedule: Schedule, count: int) -> float:
+    """``schedule(count)``, checked: a learning rate must be >= 0 and finite."""
+    lr = float(schedule(count))
+    if not 0.0 <= lr < math.inf:
+        raise ValueError(
+            f"{name}: the schedule gave lr {lr} at step {count}; expected >= 0, finite"
+        )
+    return lr
+
+
+def read_count(name: str, opt_state: PyTree, keys: frozenset[str]) -> int:
+    """``opt_state["count"]``, after checking that ``opt_state`` has exactly ``keys``."""
+    if not isinstance(opt_state, dict) or opt_state.keys() != keys:
+        got = sorted(opt_state) if isinstance(opt_state, dict) else type(opt_state).__name__
+        raise ValueError(
+            f"{name}.update: expected an opt_state with keys {sorted(keys)} "
+            f"(made by {name}'s init), got {got}"
+        )
+    return int(opt_state["count"])
 
 
 def scalar(value: float | int, dtype: Any) -> Array:
-    """A read-only 0-d array (for ``count`` and ``lr`` in optimizer states)."""
-    return read_only(np.asarray(value, dtype=dtype))
-
-
-def read_only(a: Array) -> Array:
-    """Mark a freshly made array read-only and return it."""
-    a.setflags(write=False)  # as a.flags.writeable = False, at half the cost
+    """A read-only 0-d array (the ``count`` of optimizer states)."""
+    a = np.asarray(value, dtype=dtype)
+    a.setflags(write=False)
     return a
 
 
-BLOCK = 1 << 16  # elements: 256 KiB of float32 per array; the blocks of 5 arrays fit in L2
-
-
-def blockwise(
-    kernel: Callable[..., tuple[Array, ...]], inputs: tuple[Array, ...], like: tuple[Array, ...]
-) -> tuple[Array, ...]:
-    """``kernel(*inputs)``, computed block by block for large arrays.
-
-    An update such as ``v := mu v + g; W := W - lr v`` takes several NumPy passes; on
-    whole arrays each pass goes out to main memory, on blocks of ``BLOCK`` elements the
-    later passes find the block in cache, so each array crosses the memory bus once.
-    ``kernel(*inputs)`` returns fresh arrays; ``kernel(*input_blocks, *output_blocks)``
-    writes into the given output blocks instead. Up to ``BLOCK`` elements (all arrays
-    have one size) the kernel runs once on the whole arrays; beyond, the outputs are
-    fresh arrays of the shapes and dtypes of ``like`` filled one block at a time.
-    """
-    size = inputs[0].size
-    if size <= BLOCK:
-        return kernel(*inputs)
-    outputs = tuple(np.empty(a.shape, a.dtype) for a in like)
-    flat = [a.reshape(-1) for a in inputs + outputs]  # views of the (contiguous) outputs
-    for start in range(0, size, BLOCK):
-        kernel(*[a[start : start + BLOCK] for a in flat])
-    return outputs
+def _cast_like(new: tuple[Array, ...], like: tuple[Array, ...]) -> tuple[Array, ...]:
+    """Each array of ``new`` in the dtype of its counterpart in ``like``."""
+    return tuple(a.astype(b.dtype, copy=False) for a, b in zip(new, like))
 
 
 class _ShapeMismatchError(ValueError):
     """A gradient whose shape differs from its parameter's (reported with its path)."""
 
 
-def check_shape(W: Array, g: Array) -> None:
-    """Inside an update: a gradient must have the shape of its parameter."""
-    try:
-        same = g.shape == W.shape  # arrays: one attribute each
-    except AttributeError:
-        same = np.shape(g) == np.shape(W)
-    if not same:
-        raise _ShapeMismatchError
-
-
 def map_update(
     name: str,
-    f: Callable[..., tuple[Array, ...]],
-    n_out: int,
+    step: Callable[..., tuple[Array, ...]],
     params: PyTree,
     grads: PyTree,
-    *state_trees: PyTree,
+    states: tuple[PyTree, ...] = (),
+    decay: PyTree | None = None,
 ) -> tuple[PyTree, ...]:
-    """``tree.map_n(f, n_out, params, grads, *state_trees)`` with errors that say what is wrong.
+    """Apply a per-array update ``step`` to every leaf: ``(new_params, *new_states)``.
 
-    ``f`` gets one leaf of each tree and returns ``n_out`` new arrays (new param first);
-    it calls :func:`check_shape`, so a gradient whose shape differs from its parameter's
-    is an error naming its path.
+    ``step(W, g, *s)`` (or ``step(W, g, *s, wd)`` when a ``decay`` tree of per-leaf rates
+    is given) gets one leaf of ``params``, ``grads`` and each tree of ``states``, and
+    returns fresh arrays ``(W_new, *s_new)``. Around it, once for every optimizer:
+
+    - a gradient must have its parameter's shape, and is taken in its parameter's dtype;
+    - ``W_new`` and each ``s_new`` keep the dtype of ``W`` and of ``s``, and are read-only;
+    - trees that do not match are a ``ValueError`` naming the path or the structures.
     """
+    n_out = 1 + len(states)
+
+    def leaf_step(W: Array, g: Array, *rest: Any) -> tuple[Array, ...]:
+        try:
+            same = g.shape == W.shape
+        except AttributeError:
+            g = np.asarray(g)
+            same = g.shape == np.shape(W)
+        if not same:
+            raise _ShapeMismatchError
+        if g.dtype != W.dtype:  # e.g. float64 gradients for float32 params
+            g = g.astype(W.dtype)
+        new = step(W, g, *rest)
+        for a, like in zip(new, (W, *rest)):
+            if a.dtype != like.dtype:  # a state kept in another dtype than its parameter
+                new = _cast_like(new, (W, *rest))
+                break
+        for a in new:
+            a.setflags(write=False)
+        return new
+
+    trees = (params, grads, *states) + (() if decay is None else (decay,))
     try:
-        return tree.map_n(f, n_out, params, grads, *state_trees)
+        return tree.map_n(leaf_step, n_out, *trees)
     except _ShapeMismatchError:
         for (path, p), g in zip(tree.leaves_with_paths(params), tree.leaves(grads)):
             if np.shape(g) != np.shape(p):
@@ -147,28 +151,6 @@ def map_update(
         raise ValueError(
             f"{name}.update: the optimizer state does not match the params: {err}"
         ) from None
-
-
-def resolve_mask(name: str, mask: Mask, params: PyTree) -> PyTree:
-    """The weight-decay mask as a tree of bools like ``params`` (all True for ``None``)."""
-    if mask is None:
-        return tree.map(lambda p: True, params)
-    m = mask(params) if callable(mask) else mask
-    if not tree.structure_equal(m, params):
-        raise ValueError(
-            f"{name}: the mask tree does not match the params tree:\n"
-            f"  params {tree.flatten(params)[1]!r}\n  mask   {tree.flatten(m)[1]!r}"
-        )
-    return m
-
-
-def decay_mask(params: PyTree) -> PyTree:
-    """True for weight matrices and kernels (``ndim >= 2``), False for biases and norm scales.
-
-    The usual choice for weight decay: ``sgd(0.1, weight_decay=1e-4, mask=decay_mask)``
-    decays ``W`` but not ``b``, ``gamma`` or ``beta``.
-    """
-    return tree.map(lambda p: np.ndim(p) >= 2, params)
 
 
 def global_norm(grads: PyTree) -> float:
@@ -200,8 +182,3 @@ def clipped(optimizer: Optimizer, max_norm: float) -> Optimizer:
         return optimizer.update(params, clip_by_global_norm(grads, max_norm), opt_state)
 
     return Optimizer(optimizer.init, update)
-
-
-def next_count_and_lr(schedule: Schedule, count: int) -> tuple[Array, Array]:
-    """The state's ``count`` and ``lr`` after one more update."""
-    return scalar(count + 1, np.int64), scalar(schedule(count + 1), np.float64)

@@ -8,18 +8,16 @@ from fnnet import tree
 from fnnet.optim.base import (
     Array,
     LearningRate,
-    Mask,
     Optimizer,
     PyTree,
     as_schedule,
-    blockwise,
-    check_hyper,
-    check_shape,
+    learning_rate,
     map_update,
-    next_count_and_lr,
-    resolve_mask,
+    read_count,
     scalar,
 )
+from fnnet.optim.decay import Mask, add_decayed_weights, decay_rates
+from fnnet.optim.hyperparameters import check_hyperparameter
 
 __all__ = ["sgd"]
 
@@ -32,89 +30,72 @@ def sgd(
     weight_decay: float = 0.0,
     mask: Mask = None,
 ) -> Optimizer:
-    """SGD, as PyTorch's ``torch.optim.SGD`` (no dampening).
+    """SGD, as the course's equations (62)-(67) and PyTorch's ``torch.optim.SGD`` (no dampening).
 
     Per parameter ``W`` with gradient ``g``::
 
-        g := g + weight_decay * W            (L2 weight decay, where mask is True)
-        W := W - lr * g                      (momentum == 0)
-        v := momentum * v + g                (momentum > 0; v starts at 0)
-        W := W - lr * v                      (or W - lr * (g + momentum * v) with nesterov)
+        g_L2 = g + wd W             (coupled weight decay, where mask is True)
+        W := W - lr g_L2            (momentum == 0)                      (62)
+        v := mu v + g_L2            (momentum mu > 0; v starts at 0)     (64)
+        W := W - lr v               (nesterov: W - lr (g_L2 + mu v))     (66)
 
-    ``lr`` is a float or a schedule ``step -> lr`` (step = updates already made).
+    ``lr`` is a float > 0 or a schedule ``step -> lr`` (step = updates already made);
+    ``momentum`` in [0, 1), ``weight_decay`` >= 0 (see ``fnnet.optim.hyperparameters``).
     ``mask`` (a tree of bools like the params, or a function of the params such as
     ``fnnet.optim.decay_mask``) limits weight decay to the leaves where it is True.
 
-    State: ``{"count": int, "lr": float[, "velocity": tree like params]}``.
+    State: ``{"count": int[, "velocity": tree like params]}``.
     """
     schedule = as_schedule("sgd", lr)
-    mu = check_hyper("sgd", "momentum", momentum, 0.0, 1.0 + 1e-12)
-    wd = check_hyper("sgd", "weight_decay", weight_decay, 0.0, float("inf"))
+    mu = check_hyperparameter("sgd", "momentum", momentum)
+    wd = check_hyperparameter("sgd", "weight_decay", weight_decay)
     if nesterov and mu == 0:
         raise ValueError("sgd: nesterov momentum needs momentum > 0")
+    keys = frozenset({"count", "velocity"} if mu > 0 else {"count"})
 
     def init(params: PyTree) -> PyTree:
-        state = {"count": scalar(0, np.int64), "lr": scalar(schedule(0), np.float64)}
-        if mu > 0:
-            state["velocity"] = tree.freeze(tree.zeros_like(params))
-        return state
+        if mu == 0:
+            return {"count": scalar(0, np.int64)}
+        return {"count": scalar(0, np.int64), "velocity": tree.freeze(tree.zeros_like(params))}
 
     def update(params: PyTree, grads: PyTree, opt_state: PyTree) -> tuple[PyTree, PyTree]:
-        count = int(opt_state["count"])
-        rate = float(schedule(count))
+        count = read_count("sgd", opt_state, keys)
+        lr = learning_rate("sgd", schedule, count)
+        decay = decay_rates("sgd", wd, mask, params) if wd > 0 else None
 
-        # the kernels return fresh arrays; on blocks (see blockwise) they fill given ones
-        def plain_kernel(W: Array, g: Array, W_new: Array | None = None) -> tuple[Array]:
-            # W := W - lr g
-            W_new = np.multiply(g, -rate, out=W_new)
-            W_new += W
+        def plain_step(W: Array, g: Array, wd: float = 0.0) -> tuple[Array]:
+            # g_L2 = g + wd W              (coupled weight decay; g where wd = 0)
+            g_L2 = add_decayed_weights(g, W, wd)
+            # W := W - lr g                  (62)
+            W_new = W - lr * g_L2
             return (W_new,)
 
-        def momentum_kernel(
-            W: Array, g: Array, v: Array, W_new: Array | None = None, v_new: Array | None = None
-        ) -> tuple[Array, Array]:
+        def momentum_step(W: Array, g: Array, v: Array, wd: float = 0.0) -> tuple[Array, Array]:
+            # g_L2 = g + wd W
+            g_L2 = add_decayed_weights(g, W, wd)
+            # v := mu v + g                  (64)
+            v_new = mu * v + g_L2
+            # W := W - lr v                  (66)
+            W_new = W - lr * v_new
+            return W_new, v_new
+
+        def nesterov_step(W: Array, g: Array, v: Array, wd: float = 0.0) -> tuple[Array, Array]:
+            # g_L2 = g + wd W
+            g_L2 = add_decayed_weights(g, W, wd)
             # v := mu v + g
-            v_new = np.multiply(v, mu, out=v_new)
-            v_new += g
-            # W := W - lr v   (nesterov: W - lr (g + mu v))
-            W_new = np.multiply(g + mu * v_new if nesterov else v_new, -rate, out=W_new)
-            W_new += W
+            v_new = mu * v + g_L2
+            # W := W - lr (g + mu v)         (a step from where momentum is about to go)
+            W_new = W - lr * (g_L2 + mu * v_new)
             return W_new, v_new
 
-        # one parameter's step; few calls inside, as a small model's update is mostly
-        # Python overhead
-        def plain_step(W: Array, g: Array, decay: bool = False) -> tuple[Array]:
-            check_shape(W, g)
-            if decay:  # g := g + lambda W   (where the mask is True)
-                g = g + wd * W
-            (W_new,) = blockwise(plain_kernel, (W, g), like=(W,))
-            if W_new.dtype != W.dtype:  # e.g. float64 gradients for float32 params
-                W_new = W_new.astype(W.dtype)
-            W_new.setflags(write=False)  # read-only, as read_only(W_new)
-            return (W_new,)
-
-        def momentum_step(W: Array, g: Array, v: Array, decay: bool = False) -> tuple[Array, Array]:
-            check_shape(W, g)
-            if decay:  # g := g + lambda W   (where the mask is True)
-                g = g + wd * W
-            W_new, v_new = blockwise(momentum_kernel, (W, g, v), like=(W, v))
-            if W_new.dtype != W.dtype:  # e.g. float64 gradients with nesterov
-                W_new = W_new.astype(W.dtype)
-            W_new.setflags(write=False)  # read-only, as read_only(W_new)
-            v_new.setflags(write=False)
-            return W_new, v_new
-
-        masks = [resolve_mask("sgd", mask, params)] if wd > 0 else []
-        if mu > 0:
-            new_params, new_velocity = map_update(
-                "sgd", momentum_step, 2, params, grads, opt_state["velocity"], *masks
-            )
-        else:
-            (new_params,) = map_update("sgd", plain_step, 1, params, grads, *masks)
-        count_next, lr_next = next_count_and_lr(schedule, count)
-        new_state = {"count": count_next, "lr": lr_next}
-        if mu > 0:
-            new_state["velocity"] = new_velocity
-        return new_params, new_state
+        count_next = scalar(count + 1, np.int64)
+        if mu == 0:
+            (new_params,) = map_update("sgd", plain_step, params, grads, decay=decay)
+            return new_params, {"count": count_next}
+        step = nesterov_step if nesterov else momentum_step
+        new_params, velocity = map_update(
+            "sgd", step, params, grads, (opt_state["velocity"],), decay
+        )
+        return new_params, {"count": count_next, "velocity": velocity}
 
     return Optimizer(init, update)
