@@ -157,7 +157,7 @@ def test_config_file_and_command_line_priority(tmp_path):
         (["--model", "mlp:64:foo"], ["unknown option 'foo'"]),
         (["--optimizer", "rmsprop"], ["unknown optimizer 'rmsprop'"]),
         (["--schedule", "linear"], ["unknown schedule 'linear'"]),
-        (["--lr", "-1"], ["--lr must be a number > 0"]),
+        (["--lr", "-1"], ["--lr must be > 0, finite"]),
         (["--momentum", "0.5"], ["--momentum applies to --optimizer sgd only, not adam"]),
         (["--lr", "abc"], ["invalid float value: 'abc'"]),
         (["--epochs", "0"], ["--epochs must be at least 1"]),

@@ -128,7 +128,7 @@ def test_toml_errors_name_the_file_and_key(tmp_path, capsys):
     one_line_error(capsys, code, "'batch-size' and 'batch_size' are the same option")
     cfg.write_text("lr = -1\n")
     code = main(["train", "--config", str(cfg), "--out", str(tmp_path / "x")])
-    line = one_line_error(capsys, code, f"config file {cfg}: lr must be a number > 0, got -1")
+    line = one_line_error(capsys, code, f"config file {cfg}: lr must be > 0, finite, got -1")
     assert "--lr" not in line
     code = main(["train", "--config", "a\0b.toml", "--out", str(tmp_path / "x")])
     one_line_error(capsys, code, "config file", "null")

@@ -33,7 +33,7 @@ def test_resolve_takes_dataset_defaults_then_file_then_given(tmp_path):
 def test_resolve_and_check_reject_bad_options(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown options \['colour'\]"):
         resolve({"colour": "red"})
-    with pytest.raises(ConfigError, match="--lr must be a number > 0, got -1"):
+    with pytest.raises(ConfigError, match="--lr must be > 0, finite, got -1"):
         resolve({"lr": -1.0})
     with pytest.raises(ConfigError, match=r"--momentum must be in \[0, 1\), got 1.0"):
         resolve({"momentum": 1.0, "optimizer": "sgd"})

@@ -78,7 +78,7 @@ def test_expand_random_is_reproducible_and_extends():
         ({**SPEC, "grid": {"lr": [0.1, 0.1]}}, "repeats a value"),
         ({**SPEC, "grid": {"nope": [1]}}, "unknown option 'nope'"),
         ({**SPEC, "grid": {"epochs": [1]}}, r"both in \[base\] and \[grid\]"),
-        ({**SPEC, "grid": {"lr": [-1.0]}}, "lr must be a number > 0"),
+        ({**SPEC, "grid": {"lr": [-1.0]}}, "lr must be > 0, finite"),
         ({**SPEC, "sweep": {"seeds": []}}, "seeds must be a non-empty list"),
         ({**SPEC, "sweep": {"method": "bayes"}}, "method must be 'grid' or 'random'"),
         ({**SPEC, "extra": {}}, "unknown tables"),

@@ -10,7 +10,6 @@ with a message meant for the user.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from fnnet.cli.specs import OPTIMIZERS, build_schedule, parse_model
 from fnnet.datasets import DATASETS, parse_dataset
+from fnnet.optim import BOUNDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,12 +71,10 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 SGD_MOMENTUM = 0.9
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {name: d.defaults for name, d in DATASETS.items()}
-# the bounds that the optimizer constructors (fnnet.optim.sgd, fnnet.optim.adam) check
-# themselves: lr > 0 and finite, sgd momentum in [0, 1), weight decay >= 0 and finite
+# the optimizer hyperparameters (lr, momentum, weight_decay) have their bounds in one
+# table, fnnet.optim.BOUNDS, which the optimizer constructors check too
 _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
-    ("lr", lambda v: math.isfinite(v) and v > 0, "a number > 0"),
-    ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-    ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
+    *((k, BOUNDS[k].__contains__, str(BOUNDS[k])) for k in ("lr", "momentum", "weight_decay")),
     ("batch_size", lambda v: v >= 1, "at least 1"),
     ("epochs", lambda v: v >= 1, "at least 1"),
     ("seed", lambda v: 0 <= v < 2**63, "a non-negative integer"),
