@@ -102,7 +102,8 @@ def quoted_statements(nb: dict[str, Any]) -> list[tuple[int, str]]:
         if cell["cell_type"] != "markdown":
             continue
         md = _source(cell)
-        fenced = re.findall(r"```[a-z]*\n(.*?)```", md, re.DOTALL)
+        # fenced Python (or unlabelled) blocks; a ```toml or ```bash block is not fnnet code
+        fenced = re.findall(r"```(?:python|py)?\n(.*?)```", md, re.DOTALL)
         candidates = [line.strip() for block in fenced for line in block.splitlines()]
         candidates += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", md, flags=re.DOTALL))
         quoted += [(index, c) for c in candidates if STATEMENT.match(c) and "..." not in c]
