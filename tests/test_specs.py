@@ -198,7 +198,10 @@ def test_optimizers():
         ("resnet:blocks=02", "blocks must be a positive integer"),
         ("resnet:blocks=", "blocks must be a positive integer, got ''"),
         ("resnet:blocks=2:blocks=3", "option 'blocks' given twice"),
-        ("resnet:16,32:dropout=0.1", r"unknown option 'dropout=0.1' for resnet \(options: blocks=B\)"),
+        (
+            "resnet:16,32:dropout=0.1",
+            r"unknown option 'dropout=0.1' for resnet \(options: blocks=B\)",
+        ),
         ("resnet:16,32:bn", "unknown option 'bn' for resnet"),
         ("resnet:16,x", "sizes must be positive integers"),
         ("resnet: 16,32", "unknown option ' 16,32' for resnet"),
