@@ -10,6 +10,7 @@ import pytest
 import fnnet.experiment.runner
 import fnnet.training
 from fnnet.cli import main
+from fnnet.cli.specs import count_params, parse_model
 from fnnet.datasets import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,23 @@ def test_train_writes_a_run_folder(tmp_path, capsys):
     assert text.count("\nepoch ") == 3
     assert "epoch 3/3  train loss" in text and "val loss" in text
     assert "test accuracy" in text and f"run saved in {out}" in text
+    # the header, then the model summary (fnnet.summary), then the epochs
+    lines = text.splitlines()
+    assert lines[0].startswith("mlp:16 on iris: 90 train / 30 val / 30 test examples, 131 ")
+    assert lines[1].split() == ["path", "layer", "output", "shape", "params", "count"]
+    assert lines[2].split() == [
+        "0",
+        "Linear",
+        "(-1,",
+        "16)",
+        "W",
+        "(16,",
+        "4),",
+        "b",
+        "(16,)",
+        "80",
+    ]
+    assert lines[5] == "total: 131 parameters, 524 bytes" and lines[6].startswith("epoch 1/3")
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == "iris" and config["model"] == "mlp:16" and config["epochs"] == 3
     assert config["seed"] == 0 and config["optimizer"] == "adam" and config["lr"] == 0.01
@@ -152,7 +170,15 @@ def test_config_file_and_command_line_priority(tmp_path):
     ("args", "needles"),
     [
         (["--dataset", "cifar"], ["unknown dataset 'cifar'"]),
-        (["--model", "resnet"], ["unknown model 'resnet'"]),
+        (["--model", "transformer"], ["unknown model 'transformer'", "resnet", "gru[:H]"]),
+        (["--model", "resnet:blocks=0"], ["'resnet:blocks=0'", "blocks must be a positive"]),
+        (["--model", "resnet:blocks=1:blocks=2"], ["option 'blocks' given twice"]),
+        (["--model", "resnet:8,16:bn"], ["unknown option 'bn' for resnet"]),
+        (["--model", "gru:64,64"], ["'gru:64,64'", "gru takes one hidden size H"]),
+        (["--model", "lstm:6x"], ["'lstm:6x'", "sizes must be positive integers"]),
+        (["--model", "rnn:8:dropout=0.1"], ["unknown option 'dropout=0.1' for rnn"]),
+        (["--model", "gru"], ["model gru reads images (H, W, C) as sequences of rows", "(4,)"]),
+        (["--model", "resnet"], ["model resnet needs images (H, W, C)", "(4,)"]),
         (["--model", "mlp:64,x"], ["sizes must be positive integers"]),
         (["--model", "mlp:64:foo"], ["unknown option 'foo'"]),
         (["--optimizer", "rmsprop"], ["unknown optimizer 'rmsprop'"]),
@@ -326,3 +352,40 @@ def test_cnn_on_digits(tmp_path, capsys):
     _one_line_error(
         capsys, main(["train", "--model", "cnn", "--out", str(tmp_path / "x")]), "cnn needs images"
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "first_param", "shape"),
+    [
+        ("resnet", "params/0/W", (3, 3, 1, 16)),  # the stem: Conv2d 3x3, 1 -> 16 channels
+        ("resnet:4,8:blocks=2", "params/0/W", (3, 3, 1, 4)),
+        ("rnn:32", "params/1/0/W_ih", (32, 8)),  # each step is a row of 8 pixels
+        ("gru:32", "params/1/0/W_ih", (96, 8)),  # gates r, z, n stacked: 3 H
+        ("lstm:32", "params/1/0/W_ih", (128, 8)),  # gates i, f, g, o: 4 H
+    ],
+)
+def test_new_model_families_train_on_digits(tmp_path, capsys, model, first_param, shape):
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "digits", "--model", model, "--epochs", "1", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    spec = parse_model(model)
+    params = count_params(spec, (8, 8, 1), 10)
+    assert lines[0].startswith(
+        f"{model} on digits: 1259 train / 269 val / 269 test examples, {params} parameters"
+    )
+    assert lines[1].split()[:3] == ["path", "layer", "output"]
+    assert f"total: {params:,} parameters, {4 * params:,} bytes" in lines
+    kind = spec.kind
+    assert ("BasicBlock" in text or "fan_in_sum" in text) if kind == "resnet" else "RNN" in text
+    if kind != "resnet":
+        assert lines[2].split()[:4] == ["0", "RowsAsSequence", "(-1,", "8,"]
+    assert "epoch 1/1  train loss" in text
+    accuracy = float(text.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.3  # one epoch, 10 classes: chance is 0.1
+    with np.load(out / "checkpoint.npz") as npz:
+        assert npz[first_param].shape == shape
+    assert main(["evaluate", str(out)]) == 0
+    evaluated = capsys.readouterr().out
+    assert f"test accuracy {accuracy:.4f}" in evaluated and "path" not in evaluated

@@ -1,13 +1,24 @@
-"""Tests for fnnet.layers.reshape: Flatten, alone and between a conv and a Linear."""
+"""Tests for fnnet.layers.reshape: Flatten and RowsAsSequence, alone and inside models."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import input_freed_after_vjp
+from helpers import input_freed_after_vjp, randomize
 
 import fnnet
-from fnnet.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, serial
+from fnnet.layers import (
+    RNN,
+    Conv2d,
+    Flatten,
+    GRUCell,
+    LastTimeStep,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    RowsAsSequence,
+    serial,
+)
 
 KEY = fnnet.random.key(0)
 
@@ -90,3 +101,58 @@ def test_flatten_takes_lists():
     Y, _ = Flatten().apply({}, {}, [[[1, 2], [3, 4]]])
     assert Y.dtype == np.float32
     np.testing.assert_array_equal(Y, [[1, 2, 3, 4]])
+
+
+def test_rows_as_sequence_reads_each_image_row_as_a_time_step():
+    layer = RowsAsSequence()
+    assert layer.init(KEY, (-1, 8, 8, 1)) == ((-1, 8, 8), {}, {})
+    assert layer.init(KEY, (5, 3, 4, 2)) == ((5, 3, 8), {}, {})
+    X = rand((2, 3, 4, 2))
+    Y, _, pullback = layer.vjp({}, {}, X)
+    assert Y.shape == (2, 3, 8)
+    # Y[n, t, w C + c] = X[n, t, w, c]
+    for n, t, w, c in [(0, 0, 0, 0), (1, 2, 3, 1), (0, 1, 2, 0), (1, 0, 1, 1)]:
+        assert Y[n, t, w * 2 + c] == X[n, t, w, c]
+    np.testing.assert_array_equal(Y[1, 2], X[1, 2].ravel())
+    dLdY = rand((2, 3, 8), seed=1)
+    _, dLdX = pullback(dLdY)
+    assert dLdX.shape == (2, 3, 4, 2)
+    assert dLdX[1, 2, 3, 1] == dLdY[1, 2, 7] and dLdX[0, 1, 2, 0] == dLdY[0, 1, 4]
+
+
+def test_rows_as_sequence_gradients_alone_and_between_a_conv_and_a_gru():
+    x = rand((2, 4, 3, 2))
+    assert fnnet.check_grads(RowsAsSequence(), {}, {}, x) < 1e-6
+    model = serial(
+        Conv2d(2, 2, 3, padding=1, dtype=np.float64),
+        RowsAsSequence(),
+        RNN(GRUCell(6, 3, dtype=np.float64)),
+        LastTimeStep(),
+        Linear(3, 2, dtype=np.float64),
+    )
+    _, params, state = model.init(KEY, (-1, 4, 3, 2))
+    assert fnnet.check_grads(model, randomize(params, seed=2), state, x) < 1e-6
+
+
+def test_rows_as_sequence_returns_read_only_views_and_frees_the_input():
+    X = rand((2, 3, 4, 1))
+    Y, _, pullback = RowsAsSequence().vjp({}, {}, X)
+    assert np.shares_memory(X, Y) and not Y.flags.writeable and X.flags.writeable
+    _, dLdX = pullback(rand((2, 3, 4), seed=1))
+    assert not dLdX.flags.writeable
+    Y_apply, _ = RowsAsSequence().apply({}, {}, X)
+    assert not Y_apply.flags.writeable
+    assert input_freed_after_vjp(RowsAsSequence(), {}, {}, np.ones((2, 3, 4, 1), np.float32))
+
+
+def test_rows_as_sequence_errors():
+    with pytest.raises(
+        ValueError, match=r"RowsAsSequence: expected images \(N, H, W, C\).*got \(-1, 64\)"
+    ):
+        RowsAsSequence().init(KEY, (-1, 64))
+    with pytest.raises(ValueError, match=r"RowsAsSequence: expected .*got \(-1, 8, -1, 1\)"):
+        RowsAsSequence().init(KEY, (-1, 8, -1, 1))
+    with pytest.raises(ValueError, match=r"RowsAsSequence: expected .*got \(2, 8, 8\)"):
+        RowsAsSequence().apply({}, {}, np.zeros((2, 8, 8)))
+    with pytest.raises(TypeError, match="RowsAsSequence"):
+        RowsAsSequence().apply({}, {}, np.zeros((1, 2, 2, 1), complex))

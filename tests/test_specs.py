@@ -1,7 +1,10 @@
+import re
+
 import numpy as np
 import pytest
 
-from fnnet import optim, random
+import fnnet
+from fnnet import layers, optim, random, tree
 from fnnet.cli.specs import (
     ModelSpec,
     build_model,
@@ -23,6 +26,14 @@ from fnnet.cli.specs import (
         ("linear", ModelSpec("linear", ())),
         ("cnn", ModelSpec("cnn", (16, 32))),
         ("cnn:8,16:dropout=0.5", ModelSpec("cnn", (8, 16), dropout=0.5)),
+        ("resnet", ModelSpec("resnet", (16, 32))),
+        ("resnet:8,16", ModelSpec("resnet", (8, 16))),
+        ("resnet:blocks=2", ModelSpec("resnet", (16, 32), blocks=2)),
+        ("resnet:8,16,32:blocks=3", ModelSpec("resnet", (8, 16, 32), blocks=3)),
+        ("resnet:12", ModelSpec("resnet", (12,))),
+        ("rnn", ModelSpec("rnn", (64,))),
+        ("gru:32", ModelSpec("gru", (32,))),
+        ("lstm:128", ModelSpec("lstm", (128,))),
     ],
 )
 def test_parse_model(spec, expected):
@@ -32,7 +43,7 @@ def test_parse_model(spec, expected):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("resnet", "unknown model 'resnet'"),
+        ("transformer", r"unknown model 'transformer': expected .*resnet.*gru\[:H\]"),
         ("mlp:64,x", "sizes must be positive integers"),
         ("mlp:0", "sizes must be positive"),
         ("mlp:dropout=1.5", r"dropout must be in \[0, 1\)"),
@@ -175,3 +186,101 @@ def test_optimizers():
     np.testing.assert_allclose(new["W"], 0.95)
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         build_optimizer("rmsprop", optim.constant(0.1))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("resnet:8", None),  # one stage is a fine resnet
+        ("resnet:blocks=0", "blocks must be a positive integer, got '0'"),
+        ("resnet:blocks=-1", "blocks must be a positive integer"),
+        ("resnet:blocks=1.5", "blocks must be a positive integer"),
+        ("resnet:blocks=02", "blocks must be a positive integer"),
+        ("resnet:blocks=", "blocks must be a positive integer, got ''"),
+        ("resnet:blocks=2:blocks=3", "option 'blocks' given twice"),
+        (
+            "resnet:16,32:dropout=0.1",
+            r"unknown option 'dropout=0.1' for resnet \(options: blocks=B\)",
+        ),
+        ("resnet:16,32:bn", "unknown option 'bn' for resnet"),
+        ("resnet:16,x", "sizes must be positive integers"),
+        ("resnet: 16,32", "unknown option ' 16,32' for resnet"),
+        ("resnet:16,0", "sizes must be positive"),
+        ("gru:64,32", "gru takes one hidden size H, e.g. gru:64"),
+        ("lstm:0", "sizes must be positive"),
+        ("rnn:64:dropout=0.2", r"unknown option 'dropout=0.2' for rnn \(options: none\)"),
+        ("gru:64:blocks=2", "unknown option 'blocks=2' for gru"),
+        ("gru:64 ", "sizes must be positive integers"),
+        ("GRU:64", "unknown model 'GRU:64'"),
+        ("lstm:64:", "unknown option '' for lstm"),
+    ],
+)
+def test_new_model_specs_are_strict(spec, message):
+    if message is None:
+        assert parse_model(spec).kind == spec.split(":")[0]
+        return
+    with pytest.raises(ValueError, match=message) as err:
+        parse_model(spec)
+    assert repr(spec) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [
+        ("resnet", (8, 8, 1)),
+        ("resnet:4,6:blocks=2", (8, 8, 1)),
+        ("resnet:5", (6, 6, 3)),
+        ("resnet:4,4,8", (9, 7, 2)),  # a stride-2 block keeps the width: still a projection
+        ("rnn:5", (8, 8, 1)),
+        ("gru:64", (8, 8, 1)),
+        ("lstm:7", (4, 3, 2)),
+        ("gru:3", (28, 28, 1)),
+    ],
+)
+def test_count_params_is_exact_for_resnets_and_recurrent_models(text, shape):
+    spec = parse_model(text)
+    model = build_model(spec, shape, 10)
+    out_shape, params, _ = model.init(random.key(0), (-1, *shape))
+    assert out_shape == (-1, 10)
+    size = sum(leaf.size for leaf in tree.leaves(params))
+    assert count_params(spec, shape, 10) == size == fnnet.summary(model, (-1, *shape)).num_params
+
+
+def test_recurrent_specs_read_image_rows_as_time_steps():
+    model = build_model(parse_model("gru:6"), (8, 8, 1), 10)
+    _, params, state = model.init(random.key(0), (-1, 8, 8, 1))
+    # W_ih (3H, W C): each of the 8 steps is a row of 8 pixels
+    assert params["1"]["0"]["W_ih"].shape == (18, 8)
+    assert params["1"]["2"]["W"].shape == (10, 6)
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype(np.float32)
+    y, _ = model.apply(params, state, x)
+    assert y.shape == (3, 10) and y.dtype == np.float32
+    # the first row (time step 0) reaches the logits through the recurrence
+    x2 = x.copy()
+    x2[:, 0] += 1.0
+    assert not np.allclose(model.apply(params, state, x2)[0], y)
+    _, p, _ = build_model(parse_model("lstm:4"), (5, 3, 2), 2).init(random.key(0), (-1, 5, 3, 2))
+    assert p["1"]["0"]["W_ih"].shape == (16, 6) and p["1"]["0"]["W_hh"].shape == (16, 4)
+
+
+def test_resnet_spec_builds_fnnet_layers_resnet():
+    spec = parse_model("resnet:4,8:blocks=2")
+    model = build_model(spec, (8, 8, 1), 10)
+    ref = layers.resnet(10, (4, 8), 2, in_channels=1)
+    _, params, state = model.init(random.key(3), (-1, 8, 8, 1))
+    _, ref_params, _ = ref.init(random.key(3), (-1, 8, 8, 1))
+    assert tree.map(np.shape, params) == tree.map(np.shape, ref_params)
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_array_equal(model.apply(params, state, x)[0], ref.apply(params, state, x)[0])
+
+
+@pytest.mark.parametrize("text", ["resnet", "rnn", "gru:8", "lstm:8"])
+def test_image_models_refuse_flat_inputs(text):
+    kind = text.split(":")[0]
+    what = "reads images (H, W, C) as sequences of rows" if kind != "resnet" else "needs images"
+    with pytest.raises(ValueError, match=re.escape(f"model {kind} {what}")):
+        build_model(parse_model(text), (64,), 10)
+    with pytest.raises(ValueError, match=re.escape(what)):
+        count_params(parse_model(text), (64,), 10)
+    assert parse_model(text).needs_images
+    assert not parse_model("mlp").needs_images and parse_model("cnn").needs_images

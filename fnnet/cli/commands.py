@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--dataset", help=dataset_help())
     train.add_argument(
-        "--model", help="model spec, e.g. mlp:64,64 or mlp:64,64:bn:dropout=0.2 or cnn"
+        "--model",
+        help="model spec, e.g. mlp:64,64 or mlp:64,64:bn:dropout=0.2, cnn, resnet:16,32:blocks=2"
+        ", gru:64 (rnn, gru, lstm read each 8x8 digit as a sequence of 8 rows: sequential MNIST)",
     )
     train.add_argument("--optimizer", help=" | ".join(OPTIMIZERS))
     for name, what in (
@@ -123,8 +125,9 @@ class _Printer:
             f"{c['model']} on {c['dataset']}: {info['train']} train / {info['val']} val / "
             f"{info['test']} test examples, {info['params']} parameters, {todo} -> "
             f"{self.folder}",
-            flush=True,
         )
+        # the model's layers, output shapes and parameters (fnnet.summary), then the epochs
+        print(fnnet.summary(info["model"], info["input_shape"]), flush=True)
 
     def step(self, epoch: int, i: int, n: int, loss: float) -> None:
         if i == 1 and sys.stderr.isatty():

@@ -93,7 +93,10 @@ def defaults_table() -> str:
     lines += [
         f"common defaults: --momentum {SGD_MOMENTUM} (sgd only) --weight-decay 0 "
         "--schedule constant --seed 0 --threads 1",
-        "models: linear | mlp[:H1,H2,...][:bn][:dropout=P][:act=NAME] | cnn[:C1,C2][:dropout=P]",
+        "models: linear | mlp[:H1,H2,...][:bn][:dropout=P][:act=NAME] (images are flattened);",
+        "  on images: cnn[:C1,C2][:dropout=P] | resnet[:C1,C2,...][:blocks=B] | rnn[:H] | gru[:H]",
+        "  | lstm[:H]; rnn, gru and lstm read each image as a sequence of its rows: an 8x8 digit",
+        '  is 8 steps of 8 pixels ("sequential MNIST" on the shipped digits)',
         "schedules: constant | cosine | exponential:RATE (per epoch) | step:EPOCHS,GAMMA",
         "run folder (--out, default runs/<dataset>-<model>-seed<seed>): config.json,",
         "  metrics.csv, checkpoint.npz (every epoch), loss.png and accuracy.png",

@@ -66,7 +66,8 @@ def run(
     is refused. The folder is locked for the whole call.
 
     ``on_start(info)`` is called before training (``start``, ``epochs``, ``params``,
-    ``train``/``val``/``test`` sizes, ``replaced``, ``drop_last``), ``on_step(epoch, i,
+    the ``model`` and its ``input_shape`` (batch axis ``-1``), ``train``/``val``/``test``
+    sizes, ``replaced``, ``drop_last``), ``on_step(epoch, i,
     steps, loss)`` after each step, ``on_epoch(row)`` after each epoch is saved, with
     the row of ``metrics.csv`` as numbers and its ``seconds``.
 
@@ -109,6 +110,8 @@ def _info(
         "start": start,
         "epochs": config["epochs"],
         "params": param_count(params),
+        "model": exp.model,
+        "input_shape": (-1, *exp.splits.train[0].shape[1:]),
         "train": len(exp.splits.train[0]),
         "val": len(exp.splits.val[0]),
         "test": len(exp.splits.test[0]),

@@ -41,7 +41,7 @@ from fnnet.layers.recurrent import (
     RNNCell,
     sequence_classifier,
 )
-from fnnet.layers.reshape import Flatten
+from fnnet.layers.reshape import Flatten, RowsAsSequence
 from fnnet.layers.residual import residual
 from fnnet.layers.resnet import basic_block, resnet
 
@@ -72,6 +72,7 @@ __all__ = [
     "Pullback",
     "RNNCell",
     "ReLU",
+    "RowsAsSequence",
     "SiLU",
     "Sigmoid",
     "Softmax",
