@@ -72,12 +72,40 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _num_correct(pred: Array, y: Array) -> int:
-    labels = np.argmax(y, axis=-1) if np.ndim(y) == 2 else y
+    pred, y = np.asarray(pred), np.asarray(y)
+    if pred.ndim != 2 or len(y) != len(pred):
+        raise ValueError(
+            f"accuracy: expected scores (N, C) and N targets, got {pred.shape} and {y.shape}"
+        )
+    if y.ndim == 2:
+        if y.shape != pred.shape:
+            raise ValueError(
+                f"accuracy: one-hot targets {y.shape} do not match scores {pred.shape}"
+            )
+        labels = np.argmax(y, axis=-1)
+    elif y.ndim == 1 and y.dtype.kind in "iu":
+        bad = (y < 0) | (y >= pred.shape[1])
+        if bad.any():
+            raise ValueError(
+                f"accuracy: labels must be in [0, {pred.shape[1]}), got {y[bad][0]} "
+                f"at index {int(np.argmax(bad))}"
+            )
+        labels = y
+    else:
+        raise ValueError(
+            f"accuracy: targets must be integer labels (N,) or one-hot (N, C), got {y.dtype} "
+            f"of shape {y.shape}"
+        )
     return int(np.sum(np.argmax(pred, axis=-1) == labels))
 
 
 def accuracy(pred: Array, y: Array) -> float:
-    """Fraction of rows whose largest score is the true class (``y``: labels or one-hot)."""
+    """Fraction of rows whose largest score is the true class.
+
+    ``pred (N, C)`` scores; ``y`` integer labels ``(N,)`` in ``[0, C)`` or one-hot /
+    probabilities ``(N, C)`` (the largest entry is the class). Other labels are a
+    ``ValueError``.
+    """
     return _num_correct(pred, y) / len(pred)
 
 

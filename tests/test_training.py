@@ -177,3 +177,17 @@ def test_non_finite_loss_names_the_step_and_keeps_inputs():
     assert info.value.step >= 1
     # the last trees that came back are finite
     assert all(np.isfinite(a).all() for a in tree.leaves(params))
+
+
+def test_accuracy_refuses_labels_outside_the_classes():
+    scores = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert fnnet.training.accuracy(scores, np.array([0, 1])) == 1.0
+    assert fnnet.training.accuracy(scores, np.array([[0.0, 1.0], [0.0, 1.0]])) == 0.5
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\), got 5 at index 1"):
+        fnnet.training.accuracy(scores, np.array([0, 5]))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\), got -1"):
+        fnnet.training.accuracy(scores, np.array([-1, 0]))
+    with pytest.raises(ValueError, match="N targets"):
+        fnnet.training.accuracy(scores, np.array([0]))
+    with pytest.raises(ValueError, match="integer labels"):
+        fnnet.training.accuracy(scores, np.array([0.0, 1.0]))
