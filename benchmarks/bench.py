@@ -41,9 +41,10 @@ threads.pin_before_import(threads.threads_from_argv(sys.argv[1:]))
 import allocator  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's fnnet
-import fnnet  # noqa: E402
 import harness  # noqa: E402
 import workloads  # noqa: E402
+
+import fnnet  # noqa: E402
 
 
 def _git_head(root: Path) -> str:
@@ -139,8 +140,10 @@ def main(argv: list[str] | None = None) -> None:
         for runner in runners:
             if isinstance(runner, harness.WorkerRunner):
                 root = Path(runner.hello["fnnet"]).parent
-                print(f"fnnet{runner.suffix}: {runner.hello['fnnet']} ({_git_head(root)}), "
-                      f"worker process; malloc: {runner.hello['malloc']}")
+                print(
+                    f"fnnet{runner.suffix}: {runner.hello['fnnet']} ({_git_head(root)}), "
+                    f"worker process; malloc: {runner.hello['malloc']}"
+                )
         print(
             f"per workload and library: {timing.warmup} untimed calls, then {timing.rounds} "
             f"interleaved rounds of {timing.samples} timings (>= {timing.sample_ms:g} ms each), "

@@ -19,7 +19,7 @@ BN_ALPHA, BN_EPS = 0.9, 1e-5  # PyTorch's BatchNorm defaults (momentum 0.1), in 
 INFER_BATCH = 1024
 
 
-class MissingAPI(Exception):
+class MissingAPIError(Exception):
     """A workload needs an fnnet name that this checkout of fnnet does not have."""
 
 

@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-
-from common import LIBS, MissingAPI, Step, Steps
+from common import LIBS, MissingAPIError, Step, Steps
 
 BuildFn = Callable[[str, frozenset[str]], Steps]
 
@@ -98,7 +97,7 @@ class Bench:
         self._steps = {}
         try:
             steps = self._build(name, self._libs)
-        except MissingAPI as missing:
+        except MissingAPIError as missing:
             return {"description": "", "notes": [f"no {missing}: skipped"], "first": {}}
         self._steps = steps.all()
         first = {label: step() for label, step in self._steps.items()}
@@ -149,9 +148,7 @@ class WorkerRunner:
         self.suffix = suffix
         self.name = f"fnnet{suffix} worker"
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(root), *filter(None, [env.get("PYTHONPATH", "")])]
-        )
+        env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH", "")])])
         worker = Path(__file__).with_name("worker.py")
         cmd = [sys.executable, str(worker), "--fnnet", str(root), "--libs", ",".join(libs)]
         self.proc = subprocess.Popen(
@@ -190,9 +187,8 @@ def _agreement(outs: dict[str, Any]) -> str:
     ref = outs.get("fnnet")
     if ref is None:
         return ""
-    diffs = [
-        f"{lib} {np.max(np.abs(np.asarray(v) - ref)):.1e}" for lib, v in outs.items() if lib != "fnnet"
-    ]
+    others = {lib: v for lib, v in outs.items() if lib != "fnnet"}
+    diffs = [f"{lib} {np.max(np.abs(np.asarray(v) - ref)):.1e}" for lib, v in others.items()]
     return "max |output - fnnet's|: " + ", ".join(diffs) if diffs else ""
 
 
@@ -220,7 +216,8 @@ def run(name: str, runners: list[Runner], timing: Timing) -> Result:
         t = runner.call("warm", label, timing.warmup)
         inner[column] = max(1, math.ceil(timing.sample_ms / 1e3 / max(t, 1e-7)))
     times: dict[str, list[float]] = {column: [] for _, _, column in entries}
-    for r in range(timing.rounds if entries else 0):  # rotate the order: no library always runs first
+    # rotate the order: no library always runs first
+    for r in range(timing.rounds if entries else 0):
         for runner, label, column in entries[r % len(entries) :] + entries[: r % len(entries)]:
             times[column] += runner.call(
                 "turn", label, timing.settle_ms, inner[column], timing.samples
@@ -280,7 +277,8 @@ def table(results: list[Result], baseline: bool) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     extras = [(r, label) for r in results for label in r.extra]
     if extras:
-        lines += ["", "| workload | compared with | its ms | fnnet ms | fnnet/it |", "|" + " --- |" * 5]
+        lines += ["", "| workload | compared with | its ms | fnnet ms | fnnet/it |"]
+        lines.append("|" + " --- |" * 5)
         for r, label in extras:
             f, e = r.median_ms.get("fnnet"), r.median_ms.get(label)
             lines.append(f"| {r.name} | {label} | {fmt_ms(e)} | {fmt_ms(f)} | {ratio(f, e)} |")

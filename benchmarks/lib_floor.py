@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-
 from common import Array, Step
 
 Product = tuple[Array, Array]

@@ -4,7 +4,7 @@ Only names that both the current fnnet and older checkouts have are used unguard
 (``layers.serial``, ``Linear``, ``ReLU``, ``Conv2d``, ``MaxPool2d``, ``Flatten``,
 ``BatchNorm1d``, ``losses.*``, ``optim.sgd``, ``value_and_grad``): ``--baseline`` runs
 the same code against an older fnnet. A newer name goes through :func:`need`, which
-raises :class:`MissingAPI` (the workload is then skipped for that checkout).
+raises :class:`MissingAPIError` (the workload is then skipped for that checkout).
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from common import BN_ALPHA, BN_EPS, LR, MOMENTUM, Array, MissingAPIError, Step
 
 import fnnet
-from common import BN_ALPHA, BN_EPS, LR, MOMENTUM, Array, MissingAPI, Step
 from fnnet import layers, losses, optim
 
 
 def need(module: Any, name: str) -> Any:
-    """``module.name``, or :class:`MissingAPI` naming what this fnnet lacks."""
+    """``module.name``, or :class:`MissingAPIError` naming what this fnnet lacks."""
     try:
         return getattr(module, name)
     except AttributeError:
-        raise MissingAPI(f"{module.__name__}.{name}") from None
+        raise MissingAPIError(f"{module.__name__}.{name}") from None
 
 
 def init(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:

@@ -11,9 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
-
 from common import BN_ALPHA, BN_EPS, LR, MOMENTUM, Array, Step
+from jax import lax
 
 VERSION = jax.__version__
 

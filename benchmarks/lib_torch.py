@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import BN_ALPHA, BN_EPS, LR, MOMENTUM, Array, Step
 from torch import nn
 from torch.nn import functional
-
-from common import BN_ALPHA, BN_EPS, LR, MOMENTUM, Array, Step
 
 VERSION = torch.__version__
 

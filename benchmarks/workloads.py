@@ -15,11 +15,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
-import lib_fnnet
 import lib_floor
-from common import INFER_BATCH, LIBS, Array, MissingAPI, Steps
+import lib_fnnet
+import numpy as np
+from common import INFER_BATCH, LIBS, Array, MissingAPIError, Steps
 
 __all__ = ["LIBS", "WORKLOADS", "Steps", "library", "workload"]
 
@@ -174,7 +173,7 @@ def resnet(libs: frozenset[str]) -> Steps:
     )
     try:
         model = lib_fnnet.resnet()
-    except MissingAPI as missing:
+    except MissingAPIError as missing:
         model = None
         steps.notes.append(f"fnnet has no {missing}: skipped")
     torch, jax = _others(libs)
@@ -209,7 +208,7 @@ def residual(libs: frozenset[str]) -> Steps:
         block = lib_fnnet.conv_bn_block(16, 16)
         head = (lib_fnnet.need(layers, "GlobalAvgPool2d")(), layers.Linear(16, 10))
         with_residual = layers.serial(lib_fnnet.need(layers, "residual")(block), *head)
-    except MissingAPI as missing:
+    except MissingAPIError as missing:
         steps.notes.append(f"fnnet has no {missing}: skipped")
         return steps
     by_hand = layers.serial(lib_fnnet.block_plus_input(block), *head)
@@ -240,7 +239,7 @@ def gru(libs: frozenset[str]) -> Steps:
     )
     try:
         model = lib_fnnet.gru(GRU_C, GRU_H, GRU_CLASSES)
-    except MissingAPI as missing:
+    except MissingAPIError as missing:
         model = None
         steps.notes.append(f"fnnet has no {missing}: skipped")
     torch, jax = _others(libs)
