@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline is not None and not (args.baseline / "fnnet" / "__init__.py").is_file():
         parser.error(f"--baseline: expected a checkout holding fnnet/, got {args.baseline}")
     if args.quick:
-        timing = harness.Timing(1, 1, 2, 0.0, args.settle_ms)
+        timing = harness.Timing(1, 1, 2, 0.0, min(args.settle_ms, 50.0))
         print("quick smoke run: a few calls each, the timings below are only indicative")
     else:
         timing = harness.Timing(

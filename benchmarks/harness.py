@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 from common import LIBS, MissingAPIError, Step, Steps
@@ -155,8 +155,8 @@ class WorkerRunner:
             [*cmd, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self._send: BinaryIO = self.proc.stdin
-        self._recv: BinaryIO = self.proc.stdout
+        self._send: IO[bytes] = self.proc.stdin
+        self._recv: IO[bytes] = self.proc.stdout
         self.hello: dict[str, str] = self.call("hello")
 
     def call(self, method: str, *args: Any) -> Any:

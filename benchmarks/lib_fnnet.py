@@ -191,27 +191,27 @@ def gru(c: int, h: int, classes: int) -> Any:
     return layers.serial(rnn(cell(c, h)), last_step(), layers.Linear(h, classes))
 
 
+def find_block(tree: Any) -> Any:
+    """The first dict keyed ``"0"``..``"4"`` in ``tree`` (a :func:`conv_bn_block`'s params or
+    state), whatever nesting ``residual`` uses for its branch; ``None`` if there is none."""
+    if isinstance(tree, dict) and sorted(tree) == ["0", "1", "2", "3", "4"]:
+        return tree
+    for sub in tree.values() if isinstance(tree, dict) else ():
+        found = find_block(sub)
+        if found is not None:
+            return found
+    return None
+
+
 def resnet_parts(tree: Any) -> dict[str, Any]:
     """The params (or state) of :func:`resnet` by part: ``stem``, ``stem_bn``, ``block1``..
-    ``block3`` (each a ``serial`` of 5 layers keyed ``"0"``..``"4"``), ``proj``, ``fc``.
-
-    Found by the structure of ``serial`` and ``parallel`` (pinned), whatever nesting
-    ``residual`` uses for its branch."""
-
-    def block(t: Any) -> Any:
-        if isinstance(t, dict) and sorted(t) == ["0", "1", "2", "3", "4"]:
-            return t
-        for sub in t.values() if isinstance(t, dict) else ():
-            found = block(sub)
-            if found is not None:
-                return found
-        return None
-
+    ``block3`` (each a ``serial`` of 5 layers), ``proj``, ``fc``; found by the structure of
+    ``serial`` and ``parallel`` (pinned) and :func:`find_block`."""
     return {
         "stem": tree["0"],
         "stem_bn": tree["1"],
-        "block1": block(tree["3"]),
-        "block2": block(tree["5"]),
+        "block1": find_block(tree["3"]),
+        "block2": find_block(tree["5"]),
         "block3": tree["7"]["1"]["0"],
         "proj": tree["7"]["1"]["1"],
         "fc": tree["10"],

@@ -71,10 +71,11 @@ def bn(kind: str, channels: int) -> Any:
 
 def mlp(params: Any, kinds: list[str]) -> Any:
     """The fnnet MLP ``kinds`` (``"linear"``, ``"bn"``, ``"relu"``) with its weights."""
-    mods = []
+    mods: list[Any] = []
     with torch.no_grad():
         for i, kind in enumerate(kinds):
             p = params[str(i)]
+            mod: Any
             if kind == "linear":
                 mod = nn.Linear(p["W"].shape[1], p["W"].shape[0])
                 copy_linear(mod, p)
@@ -138,28 +139,33 @@ class Residual(nn.Module):
 
 def resnet(parts: Any | None) -> Any:
     """The graph of ``lib_fnnet.resnet``; fnnet's weights when given (``resnet_parts``)."""
-    module = nn.Sequential(
+    blocks = [ConvBNBlock(16, 16), ConvBNBlock(16, 16), ConvBNBlock(16, 32)]
+    stem, projection, linear = (
         nn.Conv2d(1, 16, 3, padding=1),
+        nn.Conv2d(16, 32, 1),
+        nn.Linear(32, 10),
+    )
+    module = nn.Sequential(
+        stem,
         bn("2d", 16),
         nn.ReLU(),
-        Residual(ConvBNBlock(16, 16)),
+        Residual(blocks[0]),
         nn.ReLU(),
-        Residual(ConvBNBlock(16, 16)),
+        Residual(blocks[1]),
         nn.ReLU(),
-        Residual(ConvBNBlock(16, 32), nn.Conv2d(16, 32, 1)),
+        Residual(blocks[2], projection),
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(32, 10),
+        linear,
     )
     if parts is not None:
         with torch.no_grad():
-            copy_conv(module[0], parts["stem"])
-            module[3].block.load(parts["block1"])
-            module[5].block.load(parts["block2"])
-            module[7].block.load(parts["block3"])
-            copy_conv(module[7].shortcut, parts["proj"])
-            copy_linear(module[11], parts["fc"])
+            copy_conv(stem, parts["stem"])
+            for block, name in zip(blocks, ("block1", "block2", "block3")):
+                block.load(parts[name])
+            copy_conv(projection, parts["proj"])
+            copy_linear(linear, parts["fc"])
     return module
 
 
