@@ -154,9 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for runner in runners:
             runner.close()
-    print(f"\nmedian time per step (ms); {time.perf_counter() - start:.0f} s in all, ", end="")
-    print(f"load average now: {harness.load()}\n")
-    print(harness.table(results, baseline=args.baseline is not None))
+    elapsed = time.perf_counter() - start
+    print(f"\n{elapsed:.0f} s in all, load average now: {harness.load()}")
+    baseline = args.baseline is not None
+    print(f"\nmedian time per step (ms):\n\n{harness.table(results, baseline)}")
+    print(f"\nminimum (steadier on a loaded machine):\n\n{harness.table(results, baseline, 'min')}")
 
 
 if __name__ == "__main__":

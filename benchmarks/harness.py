@@ -259,19 +259,20 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{a / b:.2f}"
 
 
-def table(results: list[Result], baseline: bool) -> str:
-    """A Markdown table of medians (ms), ratios and the floor's share of fnnet's time;
-    with ``baseline``, the older fnnet's column and the ratio new / base beside fnnet's."""
+def table(results: list[Result], baseline: bool, stat: str = "median") -> str:
+    """A Markdown table of medians (``stat="min"``: minima) in ms, ratios and the floor's
+    share of fnnet's time; with ``baseline``, the older fnnet's column and new / base."""
     head = ["workload", "fnnet ms"]
     if baseline:
         head += ["fnnet@base ms", "new/base"]
     head += ["PyTorch ms", "JAX ms", "fnnet/PyTorch", "fnnet/JAX", "GEMM floor ms", "floor/fnnet"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
-        f, t, j, fl = (r.median_ms.get(lib) for lib in LIBS)
+        ms = r.median_ms if stat == "median" else r.min_ms
+        f, t, j, fl = (ms.get(lib) for lib in LIBS)
         cells = [r.name, fmt_ms(f)]
         if baseline:
-            base = r.median_ms.get("fnnet@base")
+            base = ms.get("fnnet@base")
             cells += [fmt_ms(base), ratio(f, base)]
         cells += [fmt_ms(t), fmt_ms(j), ratio(f, t), ratio(f, j), fmt_ms(fl), ratio(fl, f)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -280,7 +281,8 @@ def table(results: list[Result], baseline: bool) -> str:
         lines += ["", "| workload | compared with | its ms | fnnet ms | fnnet/it |"]
         lines.append("|" + " --- |" * 5)
         for r, label in extras:
-            f, e = r.median_ms.get("fnnet"), r.median_ms.get(label)
+            ms = r.median_ms if stat == "median" else r.min_ms
+            f, e = ms.get("fnnet"), ms.get(label)
             lines.append(f"| {r.name} | {label} | {fmt_ms(e)} | {fmt_ms(f)} | {ratio(f, e)} |")
     return "\n".join(lines)
 
