@@ -59,22 +59,48 @@ def _output_text(cell: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _defined_in(scope: ast.AST) -> list[ast.AST]:
+    """The functions and classes defined directly in ``scope``: in its body, or in the blocks
+    (``if``, ``for``, ``with``, ``try``...) of its body, but not inside a nested definition."""
+    found, todo = [], list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, DEFS):
+            found.append(node)
+        elif isinstance(node, ast.stmt):
+            todo += ast.iter_child_nodes(node)
+    return found
+
+
 def current_source(relative_path: str, qualname: str) -> str | None:
-    """The dedented source of ``qualname`` (``f.<locals>.g``) in a file, found by name."""
+    """The dedented source of ``qualname`` in a file, found by name, scope by scope.
+
+    ``f.<locals>.g`` is a ``g`` defined in the body of the function ``f`` (a closure, e.g.
+    ``Linear.<locals>.vjp.<locals>.pullback``), ``C.m`` a method of the class ``C``; a
+    name defined deeper down does not match. ``None`` when there is no such definition.
+    """
     path = ROOT / relative_path
     if not path.is_file():
         return None
     text = path.read_text(encoding="utf-8")
     node: ast.AST = ast.parse(text)
-    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    for name in [part for part in qualname.split(".") if part != "<locals>"]:
-        parent = node
-        found = [n for n in ast.walk(parent) if isinstance(n, defs) and n is not parent]
-        match = next((n for n in found if n.name == name), None)
+    parts = qualname.split(".")
+    for index, name in enumerate(parts):
+        if name == "<locals>":
+            if not isinstance(node, FUNCTIONS):
+                return None
+            continue
+        if index > 0 and parts[index - 1] != "<locals>" and not isinstance(node, ast.ClassDef):
+            return None
+        match = next((n for n in _defined_in(node) if getattr(n, "name", None) == name), None)
         if match is None:
             return None
         node = match
-    assert isinstance(node, defs)
+    assert isinstance(node, DEFS)
     start = min([node.lineno] + [d.lineno for d in node.decorator_list])
     lines = text.splitlines()[start - 1 : node.end_lineno]
     return textwrap.dedent("\n".join(lines))
@@ -182,6 +208,23 @@ def test_the_static_checks_can_fail(tmp_path):
     quoted = [q for _, q in quoted_statements(fake)]
     assert quoted == ["dLdW = dLdZ.T @ A @ A", "return dLdA * (1 - A * A)"]
     assert [q in corpus for q in quoted] == [False, True]
+
+
+def test_current_source_follows_the_qualified_name_scope_by_scope():
+    """Nested functions and methods are found where their qualified name says, nowhere else."""
+    conv, recurrent = "fnnet/layers/conv.py", "fnnet/layers/recurrent.py"
+    pullback = current_source(conv, "Conv2d.<locals>.vjp.<locals>.pullback")
+    assert pullback is not None and pullback.startswith("def pullback(dLdZ: Array")
+    assert "dLdW_mat = P.T @ dLdZ_mat" in pullback
+    forward = current_source(conv, "Conv2d.<locals>.forward")
+    assert forward is not None and forward.startswith("def forward(params: Params, X: Array)")
+    method = current_source(recurrent, "_CellInit.split_shapes")
+    assert method is not None and method.startswith("def split_shapes(")
+    assert current_source(conv, "Conv2d.<locals>.pullback") is None  # defined in vjp, not Conv2d
+    assert current_source(conv, "Conv2d.vjp") is None  # Conv2d is a function, not a class
+    assert current_source(recurrent, "_CellInit.<locals>.split_shapes") is None
+    assert current_source(conv, "Conv2d.<locals>.no_such_function") is None
+    assert current_source("fnnet/layers/no_such_file.py", "Conv2d") is None
 
 
 def test_show_source_prints_what_the_test_compares():
