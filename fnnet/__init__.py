@@ -27,7 +27,7 @@ from fnnet.grad import (
 )
 from fnnet.summary import summary
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "GradientCheckError",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fnnet
 from fnnet import checkpoint, experiment
 from fnnet.cli import main
 from fnnet.datasets import write_idx
@@ -84,9 +85,9 @@ def test_bad_commands_in_a_subprocess(tmp_path, args, needles):
 
 def test_version(tmp_path, capsys):
     proc = fnnet_process("--version", cwd=tmp_path)
-    assert proc.returncode == 0 and proc.stdout.strip() == "fnnet 0.1.0"
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fnnet {fnnet.__version__}"
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == "fnnet 0.1.0"
+    assert capsys.readouterr().out.strip() == f"fnnet {fnnet.__version__}"
 
 
 # --- 1, 2, 20: specs that used to be accepted --------------------------------------------
