@@ -160,8 +160,9 @@ def run(
     included); ``None`` runs in this process when ``workers == 1`` and in a pool of
     ``workers`` processes otherwise (started fresh, "spawn": a script calling this with
     ``workers > 1`` keeps the call under ``if __name__ == "__main__":``).
-    ``on_result(run, finished, total)`` is called as runs finish. An exception in one run is a ``failed`` row and the sweep goes on (with
-    ``fail_fast`` the remaining runs are cancelled). On ``KeyboardInterrupt`` the
+    ``on_result(run, finished, total)`` is called as runs finish. An exception in one
+    run is a ``failed`` row and the sweep goes on (with ``fail_fast`` the remaining runs
+    are cancelled). On ``KeyboardInterrupt`` the
     finished runs are kept, ``results.csv`` is written and the interrupt re-raised.
     """
     spec = check(spec)
