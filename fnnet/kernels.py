@@ -30,6 +30,10 @@ Pair = tuple[int, int]
 __all__ = [
     "batch_norm_dLdZ",
     "batch_sum",
+    "channel_affine",
+    "channel_divide",
+    "channel_scale",
+    "channel_subtract",
     "col2im",
     "first_max_mask",
     "im2col",
@@ -64,6 +68,73 @@ def batch_sum(X: Array) -> Array:
     return np.ones(X.shape[0], X.dtype) @ X
 
 
+# Rows of at least this many elements make a fast inner loop for a per-channel operation.
+_WIDE_ROW = 1024
+
+
+def _wide(X: Array, v: Array) -> tuple[Array, Array] | None:
+    """``X (R, C)`` seen as ``(R / m, m C)`` rows and ``v (C,)`` tiled ``m`` times, or ``None``.
+
+    ``X[i, j] op v[j]`` on these views is ``X op 1 v^T`` element for element: row ``r``
+    of the wide view holds ``m`` rows of ``X`` one after the other, and the tiled ``v``
+    lines up with each of them. ``m`` is the largest divisor of ``R`` with ``m C`` at
+    most ``_WIDE_ROW``; ``None`` when ``X`` is not a C-contiguous matrix or ``m = 1``.
+    """
+    if X.ndim != 2 or v.shape != X.shape[1:] or not X.flags.c_contiguous:
+        return None
+    R, C = X.shape
+    m = max(1, min(R, _WIDE_ROW // max(C, 1)))
+    while R % m:
+        m -= 1
+    if m == 1:
+        return None
+    return X.reshape(R // m, m * C), np.tile(v, m)
+
+
+def _per_channel(op: Any, X: Array, v: Array) -> Array:
+    """``op(X, 1 v^T)`` for ``X (R, C)``, ``v (C,)``: a fresh ``(R, C)`` array.
+
+    NumPy broadcasts ``v`` over the rows with an inner loop of ``C`` elements, slow for
+    the few channels of a convolution; the same operation on the wide views of
+    :func:`_wide` runs loops of about ``_WIDE_ROW`` elements, with the same arithmetic.
+    """
+    wide = _wide(X, v)
+    if wide is None:
+        return op(X, v)
+    return op(*wide).reshape(X.shape)
+
+
+def channel_subtract(X: Array, v: Array) -> Array:
+    """``Y = X - 1 v^T``, ``Y_ij = X_ij - v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.subtract, X, v)
+
+
+def channel_divide(X: Array, v: Array) -> Array:
+    """``Y = X diag(v)^(-1)``, ``Y_ij = X_ij / v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.true_divide, X, v)
+
+
+def channel_scale(X: Array, v: Array) -> Array:
+    """``Y = X diag(v)``, ``Y_ij = X_ij v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.multiply, X, v)
+
+
+def channel_affine(X: Array, a: Array, c: Array) -> Array:
+    """``Y = X diag(a) + 1 c^T``, ``Y_ij = X_ij a_j + c_j``: ``X (R, C)``; ``a``, ``c (C,)``.
+
+    The product, then ``c`` added in place to it (the same two roundings as ``X * a + c``).
+    """
+    Y = channel_scale(X, a)
+    if np.result_type(Y, c) != Y.dtype:  # c of a wider dtype: the sum is a new array
+        return Y + c
+    wide = _wide(Y, c)
+    if wide is None:
+        np.add(Y, c, out=Y)
+    else:
+        np.add(wide[0], wide[1], out=wide[0])
+    return Y
+
+
 def batch_norm_dLdZ(
     dLdNZ: Array, dLdV: Array, dLdM: Array, Z_M: Array, V: Array, eps: float
 ) -> Array:
@@ -79,10 +150,17 @@ def batch_norm_dLdZ(
     """
     N = Z_M.shape[0]
     s = (V + eps) ** -0.5
-    dLdZ = Z_M * (dLdV * (2 / N) / s)
+    dLdZ = channel_scale(Z_M, dLdV * (2 / N) / s)
     dLdZ += dLdNZ
-    dLdZ *= s
-    dLdZ += dLdM / N
+    # the two per-channel steps in place, on the wide view when there is one
+    wide_s, wide_dLdM = _wide(dLdZ, s), _wide(dLdZ, dLdM / N)
+    if wide_s is None or wide_dLdM is None:
+        dLdZ *= s
+        dLdZ += dLdM / N
+        return dLdZ
+    rows = wide_s[0]
+    rows *= wide_s[1]
+    rows += wide_dLdM[1]
     return dLdZ
 
 

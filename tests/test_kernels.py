@@ -36,8 +36,47 @@ def test_batch_sum_of_a_transposed_view():
     np.testing.assert_allclose(kernels.batch_sum(X), X.sum(axis=0), rtol=1e-12, atol=1e-12)
 
 
+CHANNEL_SHAPES = [(1, 3), (7, 3), (4096, 16), (1024, 32), (97, 16), (6, 2000)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (128, 256)])
+@pytest.mark.parametrize("shape", CHANNEL_SHAPES)
+def test_channel_kernels_are_the_broadcast_formulas(shape, dtype):
+    """X - 1 v^T, X diag(v)^(-1), X diag(v), X diag(a) + 1 c^T: bit for bit, as broadcast."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal(shape).astype(dtype)
+    v, a, c = (rng.uniform(0.5, 2.0, shape[1]).astype(dtype) for _ in range(3))
+    before = [t.copy() for t in (X, v, a, c)]
+    results = {
+        "subtract": (kernels.channel_subtract(X, v), X - v),
+        "divide": (kernels.channel_divide(X, v), X / v),
+        "scale": (kernels.channel_scale(X, v), X * v),
+        "affine": (kernels.channel_affine(X, a, c), X * a + c),
+    }
+    for name, (got, expected) in results.items():
+        assert got.shape == shape and got.dtype == dtype, name
+        assert got.flags.writeable and not np.shares_memory(got, X), name
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+    for t, t_before in zip((X, v, a, c), before):
+        np.testing.assert_array_equal(t, t_before)
+
+
+def test_channel_kernels_of_a_strided_input_and_mixed_dtypes():
+    """A transposed view (no wide view) and a float64 shift on float32 rows, as broadcast."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((16, 4096)).astype(np.float32).T
+    v = rng.standard_normal(16).astype(np.float32)
+    c64 = rng.standard_normal(16)
+    np.testing.assert_array_equal(kernels.channel_subtract(X, v), X - v)
+    np.testing.assert_array_equal(kernels.channel_affine(X, v, c64), X * v + c64)
+    Xc = np.ascontiguousarray(X)
+    got = kernels.channel_affine(Xc, v, c64)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, Xc * v + c64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (128, 256), (4096, 16)])
 def test_batch_norm_dLdZ_is_equation_85(shape, dtype):
     """dLdZ = dLdNZ (V + eps)^(-1/2) + dLdV 2/N (Z - M) + dLdM / N."""
     rng = np.random.default_rng(2)
