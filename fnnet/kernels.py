@@ -28,6 +28,7 @@ Pair = tuple[int, int]
 
 
 __all__ = [
+    "affine",
     "batch_norm_dLdZ",
     "batch_sum",
     "channel_affine",
@@ -40,6 +41,7 @@ __all__ = [
     "offset_index",
     "patch_grads",
     "patches_matmul_bias",
+    "scaled_add",
     "scatter_to_winners",
     "window_max",
     "window_sum",
@@ -50,6 +52,21 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 # Dense layers (Linear, BatchNorm)
 # ---------------------------------------------------------------------------------------
+
+
+def affine(A: Array, W: Array, b: Array) -> Array:
+    """The linear layer's output ``Z = A W^T + 1 b^T``, ``Z_ij = sum_k A_ik W_jk + b_j``.
+
+    ``A (N, C_in)``, ``W (C_out, C_in)``, ``b (C_out,)``, ``Z (N, C_out)``. The product,
+    then ``b`` added in place to it, instead of a second ``(N, C_out)`` array for the sum
+    (the same roundings as ``A @ W.T + b``).
+    """
+    Z = A @ W.T
+    if np.result_type(Z, b) != Z.dtype:  # b of a wider dtype: the sum is a new array
+        return Z + b
+    Z += b
+    return Z
+
 
 # Below this many elements the reduction's set-up costs less than the product's.
 _BATCH_SUM_MIN_SIZE = 4096
@@ -162,6 +179,25 @@ def batch_norm_dLdZ(
     rows *= wide_s[1]
     rows += wide_dLdM[1]
     return dLdZ
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizers
+# ---------------------------------------------------------------------------------------
+
+
+def scaled_add(a: float, X: Array, Y: Array) -> Array:
+    """``Z = a X + Y`` (BLAS's axpy), element-wise, for arrays ``X``, ``Y`` of one shape.
+
+    The product ``a X`` into a fresh array, then ``Y`` added in place: one temporary
+    fewer than ``a * X + Y``, with the same roundings. ``W - lr v`` is ``scaled_add(-lr,
+    v, W)`` exactly (negating ``lr v`` rounds nothing).
+    """
+    Z = np.multiply(X, a)
+    if np.result_type(Z, Y) != Z.dtype or Z.shape != np.shape(Y):
+        return Z + Y
+    Z += Y
+    return Z
 
 
 # ---------------------------------------------------------------------------------------

@@ -291,3 +291,56 @@ def test_scatter_to_winners_is_col2im_of_the_masked_gradient(shape, kernel, stri
     masked = (won * dLdY).transpose(2, 3, 4, 0, 1, 5)
     assert G.dtype == dtype
     np.testing.assert_allclose(G, col2im_loop(masked, shape, kernel, stride), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# Linear's affine map and the optimizers' scaled sum
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, C_in, C_out", [(1, 1, 1), (5, 3, 4), (128, 784, 256)])
+def test_affine_is_A_W_transposed_plus_b(N, C_in, C_out, dtype):
+    """Z = A W^T + 1 b^T, bit for bit as the plain expression."""
+    rng = np.random.default_rng(7)
+    A, W = rng.standard_normal((N, C_in)).astype(dtype), rng.standard_normal((C_out, C_in))
+    W, b = W.astype(dtype), rng.standard_normal(C_out).astype(dtype)
+    before = [t.copy() for t in (A, W, b)]
+    Z = kernels.affine(A, W, b)
+    assert Z.shape == (N, C_out) and Z.dtype == dtype
+    np.testing.assert_array_equal(Z, A @ W.T + b)
+    for t, t_before in zip((A, W, b), before):
+        np.testing.assert_array_equal(t, t_before)
+
+
+def test_affine_with_a_wider_bias_promotes_as_the_formula():
+    rng = np.random.default_rng(8)
+    A, W = rng.standard_normal((6, 3)).astype(np.float32), rng.standard_normal((2, 3))
+    W32, b64 = W.astype(np.float32), rng.standard_normal(2)
+    Z = kernels.affine(A, W32, b64)
+    assert Z.dtype == np.float64
+    np.testing.assert_array_equal(Z, A @ W32.T + b64)
+
+
+@pytest.mark.parametrize("a", [0.9, -0.05, 0.0])
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.float32, np.float64),
+        (np.float64, np.float32),
+    ],
+)
+def test_scaled_add_is_a_X_plus_Y(a, dtypes):
+    """Z = a X + Y bit for bit; W - lr v is scaled_add(-lr, v, W)."""
+    rng = np.random.default_rng(9)
+    X, Y = (rng.standard_normal((7, 5)).astype(dt) for dt in dtypes)
+    before = [X.copy(), Y.copy()]
+    Z = kernels.scaled_add(a, X, Y)
+    expected = a * X + Y
+    assert Z.dtype == expected.dtype
+    np.testing.assert_array_equal(Z, expected)
+    np.testing.assert_array_equal(kernels.scaled_add(-a, X, Y), Y - a * X)
+    np.testing.assert_array_equal(X, before[0])
+    np.testing.assert_array_equal(Y, before[1])
