@@ -105,7 +105,9 @@ def _wide(X: Array, v: Array) -> tuple[Array, Array] | None:
         m -= 1
     if m == 1:
         return None
-    return X.reshape(R // m, m * C), np.tile(v, m)
+    v_tiled = np.empty((m, C), v.dtype)
+    v_tiled[...] = v
+    return X.reshape(R // m, m * C), v_tiled.reshape(m * C)
 
 
 def _per_channel(op: Any, X: Array, v: Array) -> Array:
