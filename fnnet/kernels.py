@@ -278,15 +278,14 @@ def patches_matmul_bias(P: Array, W_mat: Array, b: Array) -> Array:
     output channels ``F`` (16, 32) and many rows, and NumPy adds ``b`` to the rows of
     ``Z`` with an inner loop of ``F`` elements; the kernel adds it in place to the fresh
     product, to ``m`` rows at once: ``Z`` seen as ``(R / m, m F)`` plus ``b`` tiled ``m``
-    times (``m`` a divisor of ``R``, ``m F`` about 1024).
+    times (``m`` a divisor of ``R``, ``m F`` about 1024; :func:`_wide`).
     """
     Z = P @ W_mat
-    R, F = Z.shape
-    m = max(1, min(R, 1024 // F))
-    while R % m:
-        m -= 1
-    Z_rows = Z.reshape(R // m, m * F)
-    np.add(Z_rows, np.tile(b, m), out=Z_rows)
+    wide = _wide(Z, b)
+    if wide is None:
+        np.add(Z, b, out=Z)
+    else:
+        np.add(wide[0], wide[1], out=wide[0])
     return Z
 
 
