@@ -28,14 +28,20 @@ Pair = tuple[int, int]
 
 
 __all__ = [
+    "affine",
     "batch_norm_dLdZ",
     "batch_sum",
+    "channel_affine",
+    "channel_divide",
+    "channel_scale",
+    "channel_subtract",
     "col2im",
     "first_max_mask",
     "im2col",
     "offset_index",
     "patch_grads",
     "patches_matmul_bias",
+    "scaled_add",
     "scatter_to_winners",
     "window_max",
     "window_sum",
@@ -46,6 +52,21 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 # Dense layers (Linear, BatchNorm)
 # ---------------------------------------------------------------------------------------
+
+
+def affine(A: Array, W: Array, b: Array) -> Array:
+    """The linear layer's output ``Z = A W^T + 1 b^T``, ``Z_ij = sum_k A_ik W_jk + b_j``.
+
+    ``A (N, C_in)``, ``W (C_out, C_in)``, ``b (C_out,)``, ``Z (N, C_out)``. The product,
+    then ``b`` added in place to it, instead of a second ``(N, C_out)`` array for the sum
+    (the same roundings as ``A @ W.T + b``).
+    """
+    Z = A @ W.T
+    if np.result_type(Z, b) != Z.dtype:  # b of a wider dtype: the sum is a new array
+        return Z + b
+    Z += b
+    return Z
+
 
 # Below this many elements the reduction's set-up costs less than the product's.
 _BATCH_SUM_MIN_SIZE = 4096
@@ -64,6 +85,75 @@ def batch_sum(X: Array) -> Array:
     return np.ones(X.shape[0], X.dtype) @ X
 
 
+# Rows of at least this many elements make a fast inner loop for a per-channel operation.
+_WIDE_ROW = 1024
+
+
+def _wide(X: Array, v: Array) -> tuple[Array, Array] | None:
+    """``X (R, C)`` seen as ``(R / m, m C)`` rows and ``v (C,)`` tiled ``m`` times, or ``None``.
+
+    ``X[i, j] op v[j]`` on these views is ``X op 1 v^T`` element for element: row ``r``
+    of the wide view holds ``m`` rows of ``X`` one after the other, and the tiled ``v``
+    lines up with each of them. ``m`` is the largest divisor of ``R`` with ``m C`` at
+    most ``_WIDE_ROW``; ``None`` when ``X`` is not a C-contiguous matrix or ``m = 1``.
+    """
+    if X.ndim != 2 or v.shape != X.shape[1:] or not X.flags.c_contiguous:
+        return None
+    R, C = X.shape
+    m = max(1, min(R, _WIDE_ROW // max(C, 1)))
+    while R % m:
+        m -= 1
+    if m == 1:
+        return None
+    v_tiled = np.empty((m, C), v.dtype)
+    v_tiled[...] = v
+    return X.reshape(R // m, m * C), v_tiled.reshape(m * C)
+
+
+def _per_channel(op: Any, X: Array, v: Array) -> Array:
+    """``op(X, 1 v^T)`` for ``X (R, C)``, ``v (C,)``: a fresh ``(R, C)`` array.
+
+    NumPy broadcasts ``v`` over the rows with an inner loop of ``C`` elements, slow for
+    the few channels of a convolution; the same operation on the wide views of
+    :func:`_wide` runs loops of about ``_WIDE_ROW`` elements, with the same arithmetic.
+    """
+    wide = _wide(X, v)
+    if wide is None:
+        return op(X, v)
+    return op(*wide).reshape(X.shape)
+
+
+def channel_subtract(X: Array, v: Array) -> Array:
+    """``Y = X - 1 v^T``, ``Y_ij = X_ij - v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.subtract, X, v)
+
+
+def channel_divide(X: Array, v: Array) -> Array:
+    """``Y = X diag(v)^(-1)``, ``Y_ij = X_ij / v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.true_divide, X, v)
+
+
+def channel_scale(X: Array, v: Array) -> Array:
+    """``Y = X diag(v)``, ``Y_ij = X_ij v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
+    return _per_channel(np.multiply, X, v)
+
+
+def channel_affine(X: Array, a: Array, c: Array) -> Array:
+    """``Y = X diag(a) + 1 c^T``, ``Y_ij = X_ij a_j + c_j``: ``X (R, C)``; ``a``, ``c (C,)``.
+
+    The product, then ``c`` added in place to it (the same two roundings as ``X * a + c``).
+    """
+    Y = channel_scale(X, a)
+    if np.result_type(Y, c) != Y.dtype:  # c of a wider dtype: the sum is a new array
+        return Y + c
+    wide = _wide(Y, c)
+    if wide is None:
+        np.add(Y, c, out=Y)
+    else:
+        np.add(wide[0], wide[1], out=wide[0])
+    return Y
+
+
 def batch_norm_dLdZ(
     dLdNZ: Array, dLdV: Array, dLdM: Array, Z_M: Array, V: Array, eps: float
 ) -> Array:
@@ -79,11 +169,37 @@ def batch_norm_dLdZ(
     """
     N = Z_M.shape[0]
     s = (V + eps) ** -0.5
-    dLdZ = Z_M * (dLdV * (2 / N) / s)
+    dLdZ = channel_scale(Z_M, dLdV * (2 / N) / s)
     dLdZ += dLdNZ
-    dLdZ *= s
-    dLdZ += dLdM / N
+    # the two per-channel steps in place, on the wide view when there is one
+    wide_s, wide_dLdM = _wide(dLdZ, s), _wide(dLdZ, dLdM / N)
+    if wide_s is None or wide_dLdM is None:
+        dLdZ *= s
+        dLdZ += dLdM / N
+        return dLdZ
+    rows = wide_s[0]
+    rows *= wide_s[1]
+    rows += wide_dLdM[1]
     return dLdZ
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizers
+# ---------------------------------------------------------------------------------------
+
+
+def scaled_add(a: float, X: Array, Y: Array) -> Array:
+    """``Z = a X + Y`` (BLAS's axpy), element-wise, for arrays ``X``, ``Y`` of one shape.
+
+    The product ``a X`` into a fresh array, then ``Y`` added in place: one temporary
+    fewer than ``a * X + Y``, with the same roundings. ``W - lr v`` is ``scaled_add(-lr,
+    v, W)`` exactly (negating ``lr v`` rounds nothing).
+    """
+    Z = np.multiply(X, a)
+    if np.result_type(Z, Y) != Z.dtype or Z.shape != np.shape(Y):
+        return Z + Y
+    Z += Y
+    return Z
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,15 +278,14 @@ def patches_matmul_bias(P: Array, W_mat: Array, b: Array) -> Array:
     output channels ``F`` (16, 32) and many rows, and NumPy adds ``b`` to the rows of
     ``Z`` with an inner loop of ``F`` elements; the kernel adds it in place to the fresh
     product, to ``m`` rows at once: ``Z`` seen as ``(R / m, m F)`` plus ``b`` tiled ``m``
-    times (``m`` a divisor of ``R``, ``m F`` about 1024).
+    times (``m`` a divisor of ``R``, ``m F`` about 1024; :func:`_wide`).
     """
     Z = P @ W_mat
-    R, F = Z.shape
-    m = max(1, min(R, 1024 // F))
-    while R % m:
-        m -= 1
-    Z_rows = Z.reshape(R // m, m * F)
-    np.add(Z_rows, np.tile(b, m), out=Z_rows)
+    wide = _wide(Z, b)
+    if wide is None:
+        np.add(Z, b, out=Z)
+    else:
+        np.add(wide[0], wide[1], out=wide[0])
     return Z
 
 

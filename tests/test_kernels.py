@@ -36,8 +36,47 @@ def test_batch_sum_of_a_transposed_view():
     np.testing.assert_allclose(kernels.batch_sum(X), X.sum(axis=0), rtol=1e-12, atol=1e-12)
 
 
+CHANNEL_SHAPES = [(1, 3), (7, 3), (4096, 16), (1024, 32), (97, 16), (6, 2000)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (128, 256)])
+@pytest.mark.parametrize("shape", CHANNEL_SHAPES)
+def test_channel_kernels_are_the_broadcast_formulas(shape, dtype):
+    """X - 1 v^T, X diag(v)^(-1), X diag(v), X diag(a) + 1 c^T: bit for bit, as broadcast."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal(shape).astype(dtype)
+    v, a, c = (rng.uniform(0.5, 2.0, shape[1]).astype(dtype) for _ in range(3))
+    before = [t.copy() for t in (X, v, a, c)]
+    results = {
+        "subtract": (kernels.channel_subtract(X, v), X - v),
+        "divide": (kernels.channel_divide(X, v), X / v),
+        "scale": (kernels.channel_scale(X, v), X * v),
+        "affine": (kernels.channel_affine(X, a, c), X * a + c),
+    }
+    for name, (got, expected) in results.items():
+        assert got.shape == shape and got.dtype == dtype, name
+        assert got.flags.writeable and not np.shares_memory(got, X), name
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+    for t, t_before in zip((X, v, a, c), before):
+        np.testing.assert_array_equal(t, t_before)
+
+
+def test_channel_kernels_of_a_strided_input_and_mixed_dtypes():
+    """A transposed view (no wide view) and a float64 shift on float32 rows, as broadcast."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((16, 4096)).astype(np.float32).T
+    v = rng.standard_normal(16).astype(np.float32)
+    c64 = rng.standard_normal(16)
+    np.testing.assert_array_equal(kernels.channel_subtract(X, v), X - v)
+    np.testing.assert_array_equal(kernels.channel_affine(X, v, c64), X * v + c64)
+    Xc = np.ascontiguousarray(X)
+    got = kernels.channel_affine(Xc, v, c64)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, Xc * v + c64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (128, 256), (4096, 16)])
 def test_batch_norm_dLdZ_is_equation_85(shape, dtype):
     """dLdZ = dLdNZ (V + eps)^(-1/2) + dLdV 2/N (Z - M) + dLdM / N."""
     rng = np.random.default_rng(2)
@@ -252,3 +291,56 @@ def test_scatter_to_winners_is_col2im_of_the_masked_gradient(shape, kernel, stri
     masked = (won * dLdY).transpose(2, 3, 4, 0, 1, 5)
     assert G.dtype == dtype
     np.testing.assert_allclose(G, col2im_loop(masked, shape, kernel, stride), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# Linear's affine map and the optimizers' scaled sum
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, C_in, C_out", [(1, 1, 1), (5, 3, 4), (128, 784, 256)])
+def test_affine_is_A_W_transposed_plus_b(N, C_in, C_out, dtype):
+    """Z = A W^T + 1 b^T, bit for bit as the plain expression."""
+    rng = np.random.default_rng(7)
+    A, W = rng.standard_normal((N, C_in)).astype(dtype), rng.standard_normal((C_out, C_in))
+    W, b = W.astype(dtype), rng.standard_normal(C_out).astype(dtype)
+    before = [t.copy() for t in (A, W, b)]
+    Z = kernels.affine(A, W, b)
+    assert Z.shape == (N, C_out) and Z.dtype == dtype
+    np.testing.assert_array_equal(Z, A @ W.T + b)
+    for t, t_before in zip((A, W, b), before):
+        np.testing.assert_array_equal(t, t_before)
+
+
+def test_affine_with_a_wider_bias_promotes_as_the_formula():
+    rng = np.random.default_rng(8)
+    A, W = rng.standard_normal((6, 3)).astype(np.float32), rng.standard_normal((2, 3))
+    W32, b64 = W.astype(np.float32), rng.standard_normal(2)
+    Z = kernels.affine(A, W32, b64)
+    assert Z.dtype == np.float64
+    np.testing.assert_array_equal(Z, A @ W32.T + b64)
+
+
+@pytest.mark.parametrize("a", [0.9, -0.05, 0.0])
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.float32, np.float64),
+        (np.float64, np.float32),
+    ],
+)
+def test_scaled_add_is_a_X_plus_Y(a, dtypes):
+    """Z = a X + Y bit for bit; W - lr v is scaled_add(-lr, v, W)."""
+    rng = np.random.default_rng(9)
+    X, Y = (rng.standard_normal((7, 5)).astype(dt) for dt in dtypes)
+    before = [X.copy(), Y.copy()]
+    Z = kernels.scaled_add(a, X, Y)
+    expected = a * X + Y
+    assert Z.dtype == expected.dtype
+    np.testing.assert_array_equal(Z, expected)
+    np.testing.assert_array_equal(kernels.scaled_add(-a, X, Y), Y - a * X)
+    np.testing.assert_array_equal(X, before[0])
+    np.testing.assert_array_equal(Y, before[1])

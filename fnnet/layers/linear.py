@@ -89,13 +89,13 @@ def Linear(
         A = as_input("Linear", A)
         W, b = weights(params, A)
         # Z = A W^T + 1 b^T
-        return A @ W.T + b
+        return kernels.affine(A, W, b)
 
     def vjp(params: Params, A: Any) -> tuple[Array, Pullback]:
         A = as_input("Linear", A)
         W, b = weights(params, A)
         # Z = A W^T + 1 b^T
-        Z = A @ W.T + b
+        Z = kernels.affine(A, W, b)
 
         def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # dL/dA = dL/dZ W        (skipped when the caller needs no input gradient)

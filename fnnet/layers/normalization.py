@@ -174,12 +174,12 @@ def _train(
     # (69) M = 1/N sum_i Z_i
     M = sum_i(Z) / N
     # (70) V = 1/N sum_i (Z_i - M)^2   (biased)
-    Z_M = Z - M
+    Z_M = kernels.channel_subtract(Z, M)
     V = sum_i(Z_M * Z_M) / N
     # (71) NZ = (Z - M) / sqrt(V + eps)
-    NZ = Z_M / np.sqrt(V + eps)
+    NZ = kernels.channel_divide(Z_M, np.sqrt(V + eps))
     # (72) BZ = gamma * NZ + beta
-    BZ = gamma * NZ + beta
+    BZ = kernels.channel_affine(NZ, gamma, beta)
     # (73, 74) running statistic = alpha * running statistic + (1 - alpha) * batch statistic
     new_state = {
         "mean": (alpha * state["mean"] + (1.0 - alpha) * M).astype(state["mean"].dtype),
@@ -192,7 +192,7 @@ def _train(
         # (78) dL/dgamma = sum_i dL/dBZ_i * NZ_i
         dLdgamma = sum_i(dLdBZ * NZ)
         # (79) dL/dNZ = dL/dBZ * gamma
-        dLdNZ = dLdBZ * gamma
+        dLdNZ = kernels.channel_scale(dLdBZ, gamma)
         # (80, 81) dL/dV = -1/2 sum_i dL/dNZ_i * (Z_i - M) * (V + eps)^(-3/2)
         dLdV = -0.5 * sum_i(dLdNZ * Z_M) * (V + eps) ** -1.5
         # (82-84) dL/dM = -sum_i dL/dNZ_i * (V + eps)^(-1/2) + dL/dV * (-2/N) sum_i (Z_i - M)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fnnet import tree
+from fnnet import kernels, tree
 from fnnet.optim.base import (
     Array,
     LearningRate,
@@ -67,16 +67,16 @@ def sgd(
             # g_L2 = g + wd W              (coupled weight decay; g where wd = 0)
             g_L2 = add_decayed_weights(g, W, wd)
             # W := W - lr g                  (62)
-            W_new = W - lr * g_L2
+            W_new = kernels.scaled_add(-lr, g_L2, W)
             return (W_new,)
 
         def momentum_step(W: Array, g: Array, v: Array, wd: float = 0.0) -> tuple[Array, Array]:
             # g_L2 = g + wd W
             g_L2 = add_decayed_weights(g, W, wd)
             # v := mu v + g                  (64)
-            v_new = mu * v + g_L2
+            v_new = kernels.scaled_add(mu, v, g_L2)
             # W := W - lr v                  (66)
-            W_new = W - lr * v_new
+            W_new = kernels.scaled_add(-lr, v_new, W)
             return W_new, v_new
 
         def nesterov_step(W: Array, g: Array, v: Array, wd: float = 0.0) -> tuple[Array, Array]:
