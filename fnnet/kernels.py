@@ -62,7 +62,7 @@ def affine(A: Array, W: Array, b: Array) -> Array:
     (the same roundings as ``A @ W.T + b``).
     """
     Z = A @ W.T
-    if np.result_type(Z, b) != Z.dtype:  # b of a wider dtype: the sum is a new array
+    if b.dtype != Z.dtype:  # another dtype: NumPy's promotion decides, in a new array
         return Z + b
     Z += b
     return Z
@@ -196,7 +196,7 @@ def scaled_add(a: float, X: Array, Y: Array) -> Array:
     v, W)`` exactly (negating ``lr v`` rounds nothing).
     """
     Z = np.multiply(X, a)
-    if np.result_type(Z, Y) != Z.dtype or Z.shape != np.shape(Y):
+    if Y.dtype != Z.dtype or Y.shape != Z.shape:  # NumPy's promotion and broadcasting decide
         return Z + Y
     Z += Y
     return Z
