@@ -144,7 +144,7 @@ def channel_affine(X: Array, a: Array, c: Array) -> Array:
     The product, then ``c`` added in place to it (the same two roundings as ``X * a + c``).
     """
     Y = channel_scale(X, a)
-    if np.result_type(Y, c) != Y.dtype:  # c of a wider dtype: the sum is a new array
+    if c.dtype != Y.dtype:  # another dtype: NumPy's promotion decides, in a new array
         return Y + c
     wide = _wide(Y, c)
     if wide is None:
