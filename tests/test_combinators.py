@@ -277,3 +277,19 @@ def test_serial_passes_tuples_through():
     y, _ = net.apply(params, state, x)
     assert isinstance(y, tuple) and y[0].shape == (4, 2) and y[1].shape == (4, 3)
     assert fnnet.check_grads(net, randomize(params), state, x) < 1e-7
+
+
+def test_a_layer_is_the_triple_init_apply_vjp_with_read_only_metadata():
+    linear = layers.Linear(2, 3)
+    assert type(linear)._fields == ("init", "apply", "vjp") and len(linear) == 3
+    init, apply, vjp = linear  # unpacks like stax's pairs
+    assert (init, apply, vjp) == (linear.init, linear.apply, linear.vjp)
+    assert linear.name == "Linear" and linear.skips_input_grad and linear.children == ()
+    with pytest.raises(AttributeError, match="a Layer is a value"):
+        linear.name = "Other"  # type: ignore[misc]
+    renamed = linear._replace(name="Other")
+    assert renamed.name == "Other" and linear.name == "Linear" and renamed.skips_input_grad
+    with pytest.raises(ValueError, match="unknown fields"):
+        linear._replace(colour="red")
+    plain = Layer(init, apply, vjp)
+    assert plain.name is None and not plain.skips_input_grad and plain.children == ()

@@ -69,12 +69,20 @@ class VjpFn(Protocol):
     ) -> tuple[Data, State, Pullback]: ...
 
 
-class Layer(NamedTuple):
+class _Functions(NamedTuple):
+    init: InitFn
+    apply: ApplyFn
+    vjp: VjpFn
+
+
+class Layer(_Functions):
     """A layer: ``(init, apply, vjp)``, three pure functions (see the module docstring).
 
-    Two optional fields describe the layer; both are plain values, set with
-    ``layer._replace(...)`` or the helpers below, never stored on the functions (two
-    layers may share one ``init``, as parameter-free layers often do):
+    The NamedTuple's fields are exactly ``init``, ``apply``, ``vjp`` (a layer unpacks as
+    ``init, apply, vjp = layer``). Three optional attributes describe the layer; they are
+    plain values given to the constructor or to ``layer._replace(...)`` (which returns a
+    new layer), read-only afterwards, and never stored on the functions (two layers may
+    share one ``init``, as parameter-free layers often do):
 
     - ``name``: the kind shown in error messages and summaries (``"Linear"``); ``None``
       falls back to the name of the function that built ``init``.
@@ -92,12 +100,47 @@ class Layer(NamedTuple):
       input. ``()`` (the default) marks a leaf layer.
     """
 
-    init: InitFn
-    apply: ApplyFn
-    vjp: VjpFn
-    name: str | None = None
-    skips_input_grad: bool = False
-    children: tuple[Layer, ...] = ()
+    name: str | None
+    skips_input_grad: bool
+    children: tuple[Layer, ...]
+
+    def __new__(
+        cls,
+        init: InitFn,
+        apply: ApplyFn,
+        vjp: VjpFn,
+        name: str | None = None,
+        skips_input_grad: bool = False,
+        children: tuple[Layer, ...] = (),
+    ) -> Layer:
+        self = super().__new__(cls, init, apply, vjp)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "skips_input_grad", bool(skips_input_grad))
+        object.__setattr__(self, "children", children)
+        return self
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError(f"a Layer is a value: use layer._replace({attr}=...) for a new one")
+
+    def _replace(self, **changes: Any) -> Layer:
+        """A new layer with some of ``init``, ``apply``, ``vjp``, ``name``,
+        ``skips_input_grad``, ``children`` replaced."""
+        fields: dict[str, Any] = {
+            "init": self.init,
+            "apply": self.apply,
+            "vjp": self.vjp,
+            "name": self.name,
+            "skips_input_grad": self.skips_input_grad,
+            "children": self.children,
+        }
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise ValueError(f"Layer._replace: unknown fields {unknown}")
+        fields.update(changes)
+        return Layer(**fields)
+
+    def __repr__(self) -> str:
+        return f"Layer({layer_name(self)})"
 
 
 class Branches(tuple):
