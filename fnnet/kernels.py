@@ -338,13 +338,7 @@ def window_max(X: Array, kernel: Pair, stride: Pair) -> Array:
     A running maximum over the ``kh kw`` offsets, into one output array. A NaN in a
     window makes its maximum NaN, as in PyTorch.
     """
-    out = ((X.shape[1] - kernel[0]) // stride[0] + 1, (X.shape[2] - kernel[1]) // stride[1] + 1)
-    Y = X[offset_index(0, 0, stride, out)].copy()
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            if i or j:
-                np.maximum(Y, X[offset_index(i, j, stride, out)], out=Y)
-    return Y
+    return _window_reduce(np.maximum, X, kernel, stride)
 
 
 def first_max_mask(X: Array, Y: Array, kernel: Pair, stride: Pair) -> Array:
@@ -398,10 +392,16 @@ def window_sum(X: Array, kernel: Pair, stride: Pair) -> Array:
 
     A running sum over the ``kh kw`` offsets, into one output array of ``X``'s dtype.
     """
+    return _window_reduce(np.add, X, kernel, stride)
+
+
+def _window_reduce(op: np.ufunc, X: Array, kernel: Pair, stride: Pair) -> Array:
+    """``op`` folded over the ``kh kw`` offsets of every window, offset (0, 0) first,
+    row by row, into one output array ``(N, Ho, Wo, C)``."""
     out = ((X.shape[1] - kernel[0]) // stride[0] + 1, (X.shape[2] - kernel[1]) // stride[1] + 1)
-    S = X[offset_index(0, 0, stride, out)].copy()
+    R = X[offset_index(0, 0, stride, out)].copy()
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             if i or j:
-                np.add(S, X[offset_index(i, j, stride, out)], out=S)
-    return S
+                op(R, X[offset_index(i, j, stride, out)], out=R)
+    return R
