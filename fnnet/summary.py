@@ -25,8 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fnnet import random, tree
-from fnnet.layers.base import Branches, Layer, layer_name
-from fnnet.layers.branches import fmt_shape
+from fnnet.layers.base import Branches, Layer, fmt_shape, layer_name
 
 __all__ = ["Row", "Summary", "summary"]
 

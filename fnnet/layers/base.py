@@ -241,14 +241,29 @@ def as_input(name: str, x: Any) -> Array:
     raise TypeError(f"{name}: expected an array of real numbers, got dtype {A.dtype}")
 
 
-def _fmt(shape: tuple[Any, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+def is_shapes(shape: Any) -> bool:
+    """Whether ``shape`` is a tuple of shapes (a layer with several inputs), not one shape."""
+    return (
+        isinstance(shape, (tuple, list))
+        and len(shape) > 0
+        and all(isinstance(s, (tuple, list)) for s in shape)
+    )
+
+
+def fmt_shape(shape: Any) -> str:
+    """``(-1, 4)``, or ``((-1, 4), (-1, 3))`` for a tuple of shapes."""
+    if is_shapes(shape):
+        return "(" + ", ".join(fmt_shape(s) for s in shape) + ")"
+    dims = [str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def check_rank(name: str, shape: tuple[int, ...], rank: int, layout: str) -> None:
     """Raise ``ValueError`` unless ``shape`` has ``rank`` dimensions (``layout`` names them)."""
     if len(shape) != rank:
-        raise ValueError(f"{name}: expected a {rank}-D input {layout}, got shape {_fmt(shape)}")
+        raise ValueError(
+            f"{name}: expected a {rank}-D input {layout}, got shape {fmt_shape(shape)}"
+        )
 
 
 def check_features(name: str, shape: tuple[int, ...], axis: int, expected: int) -> None:
@@ -256,7 +271,7 @@ def check_features(name: str, shape: tuple[int, ...], axis: int, expected: int) 
     if shape[axis] != expected:
         want = ["..."] * (len(shape) - 1)
         want.insert(axis % len(shape), str(expected))
-        raise ValueError(f"{name}: expected input ({', '.join(want)}), got {_fmt(shape)}")
+        raise ValueError(f"{name}: expected input ({', '.join(want)}), got {fmt_shape(shape)}")
 
 
 def read_only_view(x: Array) -> Array:
@@ -289,5 +304,6 @@ def check_params(name: str, params: Any, shapes: dict[str, tuple[int, ...]], wha
             raise TypeError(f"{name}: {what} {key}: expected a float array, got {got}")
         if leaf.shape != shape:
             raise ValueError(
-                f"{name}: {what} {key}: expected shape {_fmt(shape)}, got {_fmt(leaf.shape)}"
+                f"{name}: {what} {key}: expected shape {fmt_shape(shape)}, "
+                f"got {fmt_shape(leaf.shape)}"
             )

@@ -20,10 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, State, as_input
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    State,
+    as_input,
+    fmt_shape,
+    is_shapes,
+    read_only_view,
+)
 from fnnet.random import Key
 
-__all__ = ["fan_in_concat", "fan_in_sum", "fan_out", "fmt_shape", "is_shapes", "same_shape"]
+__all__ = ["fan_in_concat", "fan_in_sum", "fan_out", "same_shape"]
 
 
 def fan_out(n: int) -> Layer:
@@ -53,7 +63,7 @@ def fan_out(n: int) -> Layer:
         if isinstance(x, tuple):  # branches are tuples; a list is array data (as_input)
             raise TypeError(f"{name}: expected one array, got a tuple of {len(x)}")
         X = as_input(name, x)
-        return X, (_read_only(X),) * n
+        return X, (read_only_view(X),) * n
 
     def apply(
         params: Params, state: State, x: Any, *, key: Key | None = None, train: bool = False
@@ -121,7 +131,7 @@ def fan_in_sum() -> Layer:
 
         def pullback(dLdY: Array) -> tuple[Params, tuple[Array, ...]]:
             # dL/dx_k = dL/dy for every branch k
-            dLdX = (_read_only(np.asarray(dLdY)),) * n
+            dLdX = (read_only_view(np.asarray(dLdY)),) * n
             return {}, dLdX
 
         return Y, state, pullback
@@ -186,7 +196,7 @@ def fan_in_concat(axis: int = -1) -> Layer:
 
         def pullback(dLdY: Array) -> tuple[Params, tuple[Array, ...]]:
             # dL/dx_k = dL/dy[..., o_k : o_k + c_k]: the slice input k was copied to
-            dLdX = tuple(_read_only(d) for d in np.split(np.asarray(dLdY), offsets, axis=a))
+            dLdX = tuple(read_only_view(d) for d in np.split(np.asarray(dLdY), offsets, axis=a))
             return {}, dLdX
 
         return Y, state, pullback
@@ -194,26 +204,9 @@ def fan_in_concat(axis: int = -1) -> Layer:
     return Layer(init, apply, vjp, name=name)
 
 
-def is_shapes(shape: Any) -> bool:
-    """Whether ``shape`` is a tuple of shapes (a layer with several inputs), not one shape."""
-    return (
-        isinstance(shape, (tuple, list))
-        and len(shape) > 0
-        and all(isinstance(s, (tuple, list)) for s in shape)
-    )
-
-
 def same_shape(a: Any, b: Any) -> bool:
     """Equal shapes, where ``-1`` (an unknown batch size) matches any size."""
     return len(a) == len(b) and all(p == q or p == -1 or q == -1 for p, q in zip(a, b))
-
-
-def fmt_shape(shape: Any) -> str:
-    """``(-1, 4)``, or ``((-1, 4), (-1, 3))`` for a tuple of shapes."""
-    if is_shapes(shape):
-        return "(" + ", ".join(fmt_shape(s) for s in shape) + ")"
-    dims = [str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _drop(shape: Any, a: int) -> tuple[int, ...]:
@@ -257,12 +250,5 @@ def _cotangents(name: str, dLdY: Any, shapes: tuple[tuple[int, ...], ...]) -> tu
 def _sum(arrays: Any) -> Array:
     """``a_0 + a_1 + ... + a_{n-1}``, a new array (a read-only view of ``a_0`` when n = 1)."""
     if len(arrays) == 1:
-        return _read_only(np.asarray(arrays[0]))
+        return read_only_view(np.asarray(arrays[0]))
     return reduce(add, arrays)
-
-
-def _read_only(a: Array) -> Array:
-    """A read-only view of ``a``: the caller's array cannot be written through it."""
-    view = a.view()
-    view.flags.writeable = False
-    return view

@@ -20,9 +20,10 @@ from fnnet.layers.base import (
     Pullback,
     Shape,
     State,
+    fmt_shape,
+    is_shapes,
     layer_name,
 )
-from fnnet.layers.branches import fmt_shape, is_shapes
 from fnnet.random import Key, split
 
 __all__ = ["check_slots", "keys_differ", "parallel", "serial"]

@@ -9,7 +9,7 @@ from numpy.typing import DTypeLike
 
 from fnnet import initializers
 from fnnet.initializers import Initializer
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, _fmt, as_input, stateless
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, as_input, fmt_shape, stateless
 from fnnet.random import Key, split
 from fnnet.tree import freeze
 
@@ -59,7 +59,7 @@ def Conv1d(
     def out_length(shape: tuple[int, ...]) -> int:
         """Check an input shape ``(N, L, Cin)``; return ``Lo``."""
         if len(shape) != 3 or shape[2] != Cin:
-            raise ValueError(f"{name}: expected input (N, L, {Cin}), got {_fmt(shape)}")
+            raise ValueError(f"{name}: expected input (N, L, {Cin}), got {fmt_shape(shape)}")
         Lo = (shape[1] + 2 * p - k) // s + 1
         if Lo < 1:
             raise ValueError(
@@ -78,8 +78,8 @@ def Conv1d(
         """``X`` as a float array and its im2col matrix ``P (N Lo, k Cin)``; and ``Lo``."""
         for key_, shape in (("W", (k, Cin, Cout)), ("b", (Cout,))):
             if np.shape(params[key_]) != shape:
-                got = _fmt(np.shape(params[key_]))
-                raise ValueError(f"{name}: params[{key_!r}] expected {_fmt(shape)}, got {got}")
+                got = fmt_shape(np.shape(params[key_]))
+                raise ValueError(f"{name}: params[{key_!r}] expected {fmt_shape(shape)}, got {got}")
         X = as_input(name, x)
         Lo = out_length(X.shape)
         Xp = np.pad(X, ((0, 0), (p, p), (0, 0)))

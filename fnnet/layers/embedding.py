@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, _fmt, stateless
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, fmt_shape, stateless
 from fnnet.random import Key, normal
 from fnnet.tree import freeze
 
@@ -36,18 +36,22 @@ def Embedding(num_embeddings: int, embedding_dim: int, *, dtype: DTypeLike = np.
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         if len(input_shape) < 1:
-            raise ValueError(f"{name}: expected ids of shape (N, ...), got {_fmt(input_shape)}")
+            raise ValueError(
+                f"{name}: expected ids of shape (N, ...), got {fmt_shape(input_shape)}"
+            )
         return (*input_shape, D), freeze({"W": normal(key, (V, D), dtype)})
 
     def check(params: Params, ids: Any) -> Array:
         W = params["W"]
         if np.shape(W) != (V, D):
-            raise ValueError(f"{name}: params['W'] expected {_fmt((V, D))}, got {_fmt(W.shape)}")
+            raise ValueError(
+                f"{name}: params['W'] expected {fmt_shape((V, D))}, got {fmt_shape(W.shape)}"
+            )
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu":
             raise TypeError(f"{name}: expected integer ids, got dtype {ids.dtype}")
         if ids.ndim < 1:
-            raise ValueError(f"{name}: expected ids of shape (N, ...), got {_fmt(ids.shape)}")
+            raise ValueError(f"{name}: expected ids of shape (N, ...), got {fmt_shape(ids.shape)}")
         if ids.size and (ids.min() < 0 or ids.max() >= V):
             bad = ids.min() if ids.min() < 0 else ids.max()
             raise ValueError(f"{name}: expected ids in [0, {V}), got {bad}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, _fmt, as_input, stateless
+from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, as_input, fmt_shape, stateless
 from fnnet.random import Key
 from fnnet.tree import freeze
 
@@ -47,7 +47,7 @@ def LayerNorm(normalized_size: int, eps: float = 1e-5, *, dtype: DTypeLike = np.
 
     def check_shape(shape: tuple[int, ...]) -> None:
         if len(shape) < 1 or shape[-1] != D:
-            raise ValueError(f"{name}: expected input (..., {D}), got {_fmt(shape)}")
+            raise ValueError(f"{name}: expected input (..., {D}), got {fmt_shape(shape)}")
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         check_shape(tuple(input_shape))
@@ -57,7 +57,7 @@ def LayerNorm(normalized_size: int, eps: float = 1e-5, *, dtype: DTypeLike = np.
     def normalise(params: Params, x: Array) -> tuple[Array, Array, Array, Array]:
         for k in ("gamma", "beta"):
             if np.shape(params[k]) != (D,):
-                got = _fmt(np.shape(params[k]))
+                got = fmt_shape(np.shape(params[k]))
                 raise ValueError(f"{name}: params[{k!r}] expected ({D},), got {got}")
         X = as_input(name, x)
         check_shape(X.shape)

@@ -15,11 +15,11 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
-    _fmt,
     as_input,
     check_features,
     check_params,
     check_rank,
+    fmt_shape,
     stateless,
 )
 from fnnet.random import Key, split
@@ -62,7 +62,7 @@ def Linear(
         C_in = input_shape[-1] if in_features is None else in_features
         if C_in <= 0:
             raise ValueError(
-                f"Linear: expected input (N, C_in) with C_in > 0, got {_fmt(input_shape)}"
+                f"Linear: expected input (N, C_in) with C_in > 0, got {fmt_shape(input_shape)}"
             )
         check_features("Linear", input_shape, -1, C_in)
         k_W, k_b = split(key)

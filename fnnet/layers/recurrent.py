@@ -26,8 +26,8 @@ from fnnet.layers.base import (
     Pullback,
     Shape,
     State,
-    _fmt,
     as_input,
+    fmt_shape,
     stateless,
 )
 from fnnet.layers.cell_equations import (
@@ -112,7 +112,9 @@ def _check_shape(name: str, what: str, shape: tuple[int, ...], want: tuple[int |
     """Raise unless ``shape`` matches ``want``, whose named dims (``"N"``) match any size."""
     ok = len(shape) == len(want) and all(isinstance(w, str) or w == s for s, w in zip(shape, want))
     if not ok:
-        raise ValueError(f"{name}: expected {what} of shape {_fmt(want)}, got {_fmt(shape)}")
+        raise ValueError(
+            f"{name}: expected {what} of shape {fmt_shape(want)}, got {fmt_shape(shape)}"
+        )
 
 
 def _check_params(spec: _CellInit, params: Params) -> None:
@@ -121,10 +123,12 @@ def _check_params(spec: _CellInit, params: Params) -> None:
     want = {"W_ih": (G * H, C), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
     for k, shape in want.items():
         if k not in params:
-            raise ValueError(f"{spec.math.name}: params has no {k!r} (expected {_fmt(shape)})")
+            raise ValueError(f"{spec.math.name}: params has no {k!r} (expected {fmt_shape(shape)})")
         if np.shape(params[k]) != shape:
-            got = _fmt(np.shape(params[k]))
-            raise ValueError(f"{spec.math.name}: params[{k!r}] expected {_fmt(shape)}, got {got}")
+            got = fmt_shape(np.shape(params[k]))
+            raise ValueError(
+                f"{spec.math.name}: params[{k!r}] expected {fmt_shape(shape)}, got {got}"
+            )
 
 
 def _cell(spec: _CellInit) -> Layer:
@@ -267,7 +271,9 @@ def RNN(cell: Layer) -> Layer:
         _check_shape(name, "input", X.shape, ("N", "T", C))
         N, T, _ = X.shape
         if T == 0:
-            raise ValueError(f"{name}: expected a sequence of length T >= 1, got {_fmt(X.shape)}")
+            raise ValueError(
+                f"{name}: expected a sequence of length T >= 1, got {fmt_shape(X.shape)}"
+            )
         W_hh, b_hh = params["W_hh"], params["b_hh"]
         # GI = X W_ih^T + b_ih: the input projections of all time steps at once
         GI = affine(X.reshape(N * T, C), params["W_ih"], params["b_ih"]).reshape(N, T, -1)
@@ -343,14 +349,14 @@ def LastTimeStep() -> Layer:
 
     def init(key: Key, input_shape: Shape) -> tuple[Shape, Params]:
         if len(input_shape) != 3:
-            raise ValueError(f"{name}: expected an input (N, T, H), got {_fmt(input_shape)}")
+            raise ValueError(f"{name}: expected an input (N, T, H), got {fmt_shape(input_shape)}")
         return (input_shape[0], input_shape[2]), {}
 
     def apply(params: Params, x: Array) -> Array:
         X = as_input(name, x)
         if X.ndim != 3 or X.shape[1] == 0:
             raise ValueError(
-                f"{name}: expected an input (N, T, H) with T >= 1, got {_fmt(X.shape)}"
+                f"{name}: expected an input (N, T, H) with T >= 1, got {fmt_shape(X.shape)}"
             )
         # Y = X[:, T - 1]
         Y = X[:, -1]

@@ -13,8 +13,8 @@ from fnnet.layers.base import (
     Params,
     Pullback,
     Shape,
-    _fmt,
     as_input,
+    fmt_shape,
     read_only_view,
     stateless,
 )
@@ -35,7 +35,7 @@ def Flatten() -> Layer:
     def features(shape: tuple[int, ...]) -> int:
         if len(shape) < 2 or min(shape[1:]) <= 0:
             raise ValueError(
-                f"{name}: expected an input (N, d1, ...) with known d1, ...; got {_fmt(shape)}"
+                f"{name}: expected an input (N, d1, ...) with known d1, ...; got {fmt_shape(shape)}"
             )
         return math.prod(shape[1:])
 
@@ -74,7 +74,7 @@ def RowsAsSequence() -> Layer:
     def features(shape: tuple[int, ...]) -> int:
         if len(shape) != 4 or min(shape[1:]) <= 0:
             raise ValueError(
-                f"{name}: expected images (N, H, W, C) with known H, W, C; got {_fmt(shape)}"
+                f"{name}: expected images (N, H, W, C) with known H, W, C; got {fmt_shape(shape)}"
             )
         return shape[2] * shape[3]
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fnnet.layers.activations import Identity
-from fnnet.layers.base import Array, Layer, Params, Pullback, Shape, State, as_input, layer_name
-from fnnet.layers.branches import fan_in_sum, fan_out, fmt_shape, is_shapes, same_shape
+from fnnet.layers.base import (
+    Array,
+    Layer,
+    Params,
+    Pullback,
+    Shape,
+    State,
+    as_input,
+    fmt_shape,
+    is_shapes,
+    layer_name,
+)
+from fnnet.layers.branches import fan_in_sum, fan_out, same_shape
 from fnnet.layers.combinators import (
     check_layers,
     check_slots,

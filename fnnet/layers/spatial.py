@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fnnet.layers.base import Array, _fmt, check_rank
+from fnnet.layers.base import Array, check_rank, fmt_shape
 
 __all__ = [
     "PaddingSpec",
@@ -102,9 +102,9 @@ def check_image(name: str, shape: tuple[int, ...], channels: int | None) -> None
     """Raise ``ValueError`` unless ``shape`` is ``(N, H, W, channels)``, ``H, W, C > 0``."""
     check_rank(name, shape, 4, "(N, H, W, C)")
     if channels is not None and shape[3] != channels:
-        raise ValueError(f"{name}: expected input (N, H, W, {channels}), got {_fmt(shape)}")
+        raise ValueError(f"{name}: expected input (N, H, W, {channels}), got {fmt_shape(shape)}")
     if min(shape[1:]) <= 0:
-        raise ValueError(f"{name}: expected positive H, W and C, got input {_fmt(shape)}")
+        raise ValueError(f"{name}: expected positive H, W and C, got input {fmt_shape(shape)}")
 
 
 def output_size(
@@ -115,8 +115,9 @@ def output_size(
     if padded[0] < kernel[0] or padded[1] < kernel[1]:
         padded_note = f" with padding {pads}" if pads != ((0, 0), (0, 0)) else ""
         raise ValueError(
-            f"{name}: kernel {_fmt(kernel)} is larger than the {'padded ' if padded_note else ''}"
-            f"input {_fmt(padded)}: input {_fmt(shape)}{padded_note}"
+            f"{name}: kernel {fmt_shape(kernel)} is larger than the "
+            f"{'padded ' if padded_note else ''}"
+            f"input {fmt_shape(padded)}: input {fmt_shape(shape)}{padded_note}"
         )
     return (padded[0] - kernel[0]) // stride[0] + 1, (padded[1] - kernel[1]) // stride[1] + 1
 
@@ -137,9 +138,9 @@ def check_params(name: str, params: Any, expected: dict[str, tuple[int | None, .
         if len(got_shape) != len(shape) or any(
             s is not None and g != s for g, s in zip(got_shape, shape)
         ):
-            want = _fmt(tuple("*" if s is None else s for s in shape))
+            want = fmt_shape(tuple("*" if s is None else s for s in shape))
             raise ValueError(
-                f"{name}: params[{key!r}] expected shape {want}, got {_fmt(got_shape)}"
+                f"{name}: params[{key!r}] expected shape {want}, got {fmt_shape(got_shape)}"
             )
         if getattr(value, "dtype", np.dtype(object)).kind != "f":
             raise TypeError(
