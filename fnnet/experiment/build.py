@@ -81,9 +81,10 @@ class Experiment(NamedTuple):
     drop_last: bool = False
 
 
-def canonical_json(config: dict[str, Any]) -> str:
-    """The config as JSON with sorted keys and no spaces: equal configs, equal text."""
-    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+def canonical_json(data: Any) -> str:
+    """``data`` (a config, a sweep spec, ...) as JSON with sorted keys and no spaces:
+    equal data give equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def fingerprint(config: dict[str, Any]) -> str:

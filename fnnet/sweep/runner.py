@@ -25,11 +25,11 @@ from typing import Any
 
 from fnnet import experiment
 from fnnet.cli.config import ConfigError, read_run_config
+from fnnet.experiment.build import canonical_json
 from fnnet.experiment.rundir import lock, read_metrics, write_text_atomic
 from fnnet.sweep.report import METRICS, rows_to_csv, write_summary_plot
 from fnnet.sweep.spec import (
     SweepError,
-    canonical,
     check,
     check_extension,
     expand,
@@ -75,7 +75,7 @@ def _finished_row(folder: Path, config: dict[str, Any]) -> Row | None:
     config and a complete ``metrics.csv``; else ``None``."""
     try:
         summary = json.loads((folder / "done").read_text(encoding="utf-8"))
-        same = canonical(read_run_config(folder)) == canonical(config)
+        same = canonical_json(read_run_config(folder)) == canonical_json(config)
         rows = read_metrics(folder)
     except (OSError, ValueError, ConfigError):
         return None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from fnnet import random
 from fnnet.cli.config import OPTIONS, ConfigError, resolve
+from fnnet.experiment.build import canonical_json
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,7 +41,6 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "DISTRIBUTIONS",
     "SweepError",
-    "canonical",
     "check_extension",
     "expand",
     "fingerprint",
@@ -60,11 +59,6 @@ _RUN_OPTIONS = {k for k in OPTIONS if k != "out"}
 
 class SweepError(ValueError):
     """An invalid sweep spec or sweep folder (the message is for the user)."""
-
-
-def canonical(data: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces): equal data give equal text."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
@@ -130,7 +124,7 @@ def check(spec: dict[str, Any], where: str = "") -> dict[str, Any]:
         for key, values in swept.items():
             if not isinstance(values, list) or not values:
                 raise SweepError(f"{where}[grid] {key} must be a non-empty list of values")
-            if len({canonical(v) for v in values}) != len(values):
+            if len({canonical_json(v) for v in values}) != len(values):
                 raise SweepError(f"{where}[grid] {key} repeats a value: {values}")
     else:
         for key, dist in swept.items():
@@ -242,12 +236,12 @@ def _configs(spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
 
 def fingerprint(spec: dict[str, Any]) -> str:
     """The sha256 of the canonical JSON of a checked spec."""
-    return hashlib.sha256(canonical(spec).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
 def run_id(config: dict[str, Any]) -> str:
     """A short hash of the canonical resolved config (seed included): the run's folder name."""
-    return hashlib.sha256(canonical(config).encode()).hexdigest()[:12]
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:12]
 
 
 def run_name(config: dict[str, Any], keys: list[str]) -> str:
@@ -261,11 +255,11 @@ def check_extension(old: dict[str, Any], new: dict[str, Any]) -> None:
     Adding values to a ``[grid]`` option or seeds keeps every run of ``old``; anything
     else (another base option, another method, fewer values) would change or orphan runs.
     """
-    if canonical(old) == canonical(new):
+    if canonical_json(old) == canonical_json(new):
         return
     changed = []
     for table in ("base",):
-        if canonical(old.get(table)) != canonical(new.get(table)):
+        if canonical_json(old.get(table)) != canonical_json(new.get(table)):
             changed.append(f"[{table}]")
     o, n = old["sweep"], new["sweep"]
     for key in ("name", "method"):
@@ -278,9 +272,10 @@ def check_extension(old: dict[str, Any], new: dict[str, Any]) -> None:
             changed.append("[grid] options")
         else:
             for key, values in old["grid"].items():
-                if not {canonical(v) for v in values} <= {canonical(v) for v in new["grid"][key]}:
+                kept = {canonical_json(v) for v in new["grid"][key]}
+                if not {canonical_json(v) for v in values} <= kept:
                     changed.append(f"[grid] {key} (values removed)")
-    elif canonical(old.get("random")) != canonical(new.get("random")) or o != n:
+    elif canonical_json(old.get("random")) != canonical_json(new.get("random")) or o != n:
         changed.append("[random] or its [sweep] settings")
     if changed:
         raise SweepError(
