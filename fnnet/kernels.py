@@ -203,7 +203,7 @@ def scaled_add(a: float, X: Array, Y: Array) -> Array:
     fewer than ``a * X + Y``, with the same roundings. ``W - lr v`` is ``scaled_add(-lr,
     v, W)`` exactly (negating ``lr v`` rounds nothing).
     """
-    Z = np.multiply(X, a)
+    Z = a * X
     if Y.dtype != Z.dtype or Y.shape != Z.shape:  # NumPy's promotion and broadcasting decide
         return Z + Y
     Z += Y

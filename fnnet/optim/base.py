@@ -88,6 +88,13 @@ def _cast_like(new: tuple[Array, ...], like: tuple[Array, ...]) -> tuple[Array, 
     return tuple(a.astype(b.dtype, copy=False) for a, b in zip(new, like))
 
 
+def _read_only(arrays: tuple[Array, ...]) -> tuple[Array, ...]:
+    """``arrays``, each made read-only (they are fresh: no caller holds a writable alias)."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
 class _ShapeMismatchError(ValueError):
     """A gradient whose shape differs from its parameter's (reported with its path)."""
 
@@ -123,12 +130,11 @@ def map_update(
         if g.dtype != W.dtype:  # e.g. float64 gradients for float32 params
             g = g.astype(W.dtype)
         new = step(W, g, *rest)
+        # one pass: each output read-only, until one needs its input's dtype back
         for a, like in zip(new, (W, *rest)):
-            if a.dtype != like.dtype:  # a state kept in another dtype than its parameter
-                new = _cast_like(new, (W, *rest))
-                break
-        for a in new:
-            a.setflags(write=False)
+            if a.dtype != like.dtype:  # e.g. a float64 step of a float32 parameter
+                return _read_only(_cast_like(new, (W, *rest)))
+            a.setflags(False)  # write=False (positional: half the cost of the keyword)
         return new
 
     trees = (params, grads, *states) + (() if decay is None else (decay,))
