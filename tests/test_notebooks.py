@@ -250,7 +250,7 @@ def test_show_source_prints_what_the_test_compares():
     assert where == "fnnet/layers/linear.py"
     assert qualname == "Linear.<locals>.vjp.<locals>.pullback"
     assert committed.strip() == current_source(where, qualname).strip()
-    assert "dLdW = (dLdZ.T @ A)" in committed
+    assert "dLdW = dLdZ.T @ A" in committed
 
 
 # ---------------------------------------------------------------------------------------

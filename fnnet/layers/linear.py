@@ -72,13 +72,18 @@ def Linear(
         }
         return (input_shape[0], out_features), freeze(params)
 
+    def fit(C_in: int) -> tuple[Any, ...]:
+        """What ``weights`` finds when params and input fit: (keys, input, W, b, kinds)."""
+        return (2, (C_in,), (out_features, C_in), (out_features,), "f", "f")
+
+    fitting = None if in_features is None else fit(in_features)
+
     def weights(params: Params, A: Array) -> tuple[Array, Array]:
         """``W, b`` from ``params``, once ``params`` and ``A`` are checked to fit together."""
         try:
             W, b = params["W"], params["b"]
-            C_in = W.shape[-1] if in_features is None else in_features
             found = (len(params), A.shape[1:], W.shape, b.shape, W.dtype.kind, b.dtype.kind)
-            fits = found == (2, (C_in,), (out_features, C_in), (out_features,), "f", "f")
+            fits = found == (fitting or fit(W.shape[-1]))
         except (KeyError, TypeError, AttributeError, IndexError):
             fits = False
         if not fits:
@@ -100,10 +105,12 @@ def Linear(
         def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # dL/dA = dL/dZ W        (skipped when the caller needs no input gradient)
             dLdA = dLdZ @ W if input_grad else None
-            # dL/dW = (dL/dZ)^T A    (in W's dtype, whatever the input's)
-            dLdW = (dLdZ.T @ A).astype(W.dtype, copy=False)
-            # dL/db = (dL/dZ)^T 1_N  (the sum over the batch, in b's dtype)
-            dLdb = kernels.batch_sum(dLdZ).astype(b.dtype, copy=False)
+            # dL/dW = (dL/dZ)^T A
+            dLdW = dLdZ.T @ A
+            # dL/db = (dL/dZ)^T 1_N  (the sum over the batch)
+            dLdb = kernels.batch_sum(dLdZ)
+            if dLdW.dtype != W.dtype or dLdb.dtype != b.dtype:  # e.g. from a float64 input
+                dLdW, dLdb = dLdW.astype(W.dtype), dLdb.astype(b.dtype)
             return {"W": dLdW, "b": dLdb}, dLdA
 
         return Z, pullback
