@@ -196,16 +196,21 @@ def batch_norm_dLdZ(
 # ---------------------------------------------------------------------------------------
 
 
+# Below this many elements an in-place add saves less than its checks cost.
+_IN_PLACE_MIN_SIZE = 1024
+
+
 def scaled_add(a: float, X: Array, Y: Array) -> Array:
     """``Z = a X + Y`` (BLAS's axpy), element-wise, for arrays ``X``, ``Y`` of one shape.
 
     The product ``a X`` into a fresh array, then ``Y`` added in place: one temporary
     fewer than ``a * X + Y``, with the same roundings. ``W - lr v`` is ``scaled_add(-lr,
-    v, W)`` exactly (negating ``lr v`` rounds nothing).
+    v, W)`` exactly (negating ``lr v`` rounds nothing). Small arrays (a bias, a tiny
+    model's weights) take the plain expression, which has less overhead per call.
     """
     Z = a * X
-    if Y.dtype != Z.dtype or Y.shape != Z.shape:  # NumPy's promotion and broadcasting decide
-        return Z + Y
+    if Z.size < _IN_PLACE_MIN_SIZE or Y.dtype != Z.dtype or Y.shape != Z.shape:
+        return Z + Y  # NumPy's promotion and broadcasting decide, as in the formula
     Z += Y
     return Z
 

@@ -196,6 +196,13 @@ def _map_node(f: Callable[..., Any], nodes: list[Any], n_out: int | None) -> Any
                     kid_nodes.append(other[k])
             except KeyError:  # another dict lacks the key k: they differ here
                 raise _MismatchError(first, next(n for n in nodes if k not in n)) from None
+            if type(node) is np.ndarray:  # an array leaf, handled here without a call
+                for other in kid_nodes:
+                    if type(other) is not np.ndarray:
+                        break  # let the call below check it (and name the path)
+                else:
+                    kids.append(f(*kid_nodes))
+                    continue
             try:
                 kids.append(_map_node(f, kid_nodes, n_out))
             except _MismatchError as err:

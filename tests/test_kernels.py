@@ -332,10 +332,11 @@ def test_affine_with_a_wider_bias_promotes_as_the_formula():
         (np.float64, np.float32),
     ],
 )
-def test_scaled_add_is_a_X_plus_Y(a, dtypes):
+@pytest.mark.parametrize("shape", [(7, 5), (64, 40)])  # the plain and the in-place path
+def test_scaled_add_is_a_X_plus_Y(a, dtypes, shape):
     """Z = a X + Y bit for bit; W - lr v is scaled_add(-lr, v, W)."""
     rng = np.random.default_rng(9)
-    X, Y = (rng.standard_normal((7, 5)).astype(dt) for dt in dtypes)
+    X, Y = (rng.standard_normal(shape).astype(dt) for dt in dtypes)
     before = [X.copy(), Y.copy()]
     Z = kernels.scaled_add(a, X, Y)
     expected = a * X + Y
