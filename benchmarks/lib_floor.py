@@ -79,3 +79,18 @@ def cnn(batch: int, train: bool) -> Step:
     products += conv_products(rng, batch, (11, 11), 3, 16, 32, train=train, input_grad=True)
     products += linear_products(rng, batch, 800, 10, train=train, input_grad=True)
     return floor(products)
+
+
+def resnet(batch: int) -> Step:
+    """The resnet workload's products: the stem conv (no input gradient), four 3x3 convs at
+    16 channels, one 16 -> 32 and one 32 -> 32, the 1x1 projection, the last Linear."""
+    rng = np.random.default_rng(1)
+    convs = [(3, 1, 16, False)] + [(3, 16, 16, True)] * 4
+    convs += [(3, 16, 32, True), (3, 32, 32, True), (1, 16, 32, True)]
+    products = []
+    for k, c_in, c_out, input_grad in convs:
+        products += conv_products(
+            rng, batch, (8, 8), k, c_in, c_out, train=True, input_grad=input_grad
+        )
+    products += linear_products(rng, batch, 32, 10, train=True, input_grad=True)
+    return floor(products)

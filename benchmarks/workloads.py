@@ -188,6 +188,8 @@ def resnet(libs: frozenset[str]) -> Steps:
     parts = None if model is None else lib_fnnet.resnet_parts(params)
     if torch is not None:
         steps.steps["torch"] = torch.trainer(torch.resnet(parts), "cross-entropy", torch.nchw(x), y)
+    if "floor" in libs:
+        steps.steps["floor"] = lib_floor.resnet(64)
     return steps
 
 
