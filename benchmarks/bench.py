@@ -10,13 +10,16 @@ the step's matrix products in NumPy (``lib_floor``), with fnnet's share of it.
     python benchmarks/bench.py --quick                # smoke run (CI): a few calls
     python benchmarks/bench.py --threads 1            # BLAS / OpenMP / XLA threads
     python benchmarks/bench.py --baseline ../old      # + an older fnnet checkout, side by side
+    python benchmarks/bench.py --baseline ../old --same-process
 
 With ``--baseline PATH`` (a checkout or worktree holding an older ``fnnet/``), the
-current fnnet and the older one each run in a worker process of their own (two copies
-of a package cannot share a process) and are timed in the same interleaved rounds as
-PyTorch, JAX and the floor (which stay in this process); the table gets the columns
-``fnnet@base`` and ``new/base``. A workload that needs a name an fnnet lacks is skipped
-for it with a one-line note.
+current fnnet and the older one each run in a worker process of their own and are
+timed in the same interleaved rounds as PyTorch, JAX and the floor (which stay in this
+process); the table gets the columns ``fnnet@base`` and ``new/base``. With
+``--same-process`` the older fnnet is loaded in this process instead, beside the current
+one, as the package ``fnnet_base`` (``ab.py``): both then share the process's luck (a
+shared machine can run the same code 20-40% faster in one process than in the next).
+A workload that needs a name an fnnet lacks is skipped for it with a one-line note.
 
 Modules: ``harness`` (timing, rounds, workers, table, header), ``workloads`` (what each
 computes, shapes and data), ``lib_fnnet`` / ``lib_torch`` / ``lib_jax`` / ``lib_floor``
@@ -29,8 +32,12 @@ installed.
 from __future__ import annotations
 
 import argparse
+import atexit
+import importlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a checkout of an older fnnet: adds the column fnnet@base (worker processes)",
     )
     parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="with --baseline: load the older fnnet beside this one, in this process "
+        "(as fnnet_base, see ab.py), instead of one worker process per fnnet",
+    )
+    parser.add_argument(
         "--glibc-defaults",
         action="store_true",
         help="leave glibc's malloc as it is (by default freed memory is kept for reuse, "
@@ -101,6 +114,21 @@ def _runners(args: argparse.Namespace) -> list[harness.Runner]:
 
     if args.baseline is None:
         return [harness.LocalRunner(harness.Bench(build, workloads.LIBS))]
+    if args.same_process:
+        import ab  # the renamed copy of the older fnnet, and workloads built with it
+
+        folder = Path(tempfile.mkdtemp(prefix="fnnet_base_"))
+        atexit.register(shutil.rmtree, folder, True)
+        ab.renamed_copy(args.baseline.resolve(), folder)
+        sys.path.insert(0, str(folder))
+        base = ab.workloads_for(importlib.import_module("fnnet_base"))
+
+        def build_base(name: str, libs: frozenset[str]) -> workloads.Steps:
+            return base.WORKLOADS[name](libs)
+
+        older = harness.LocalRunner(harness.Bench(build_base, ["fnnet"]), "@base")
+        older.name = "fnnet@base (this process)"
+        return [harness.LocalRunner(harness.Bench(build, workloads.LIBS)), older]
     flags = ["--threads", str(args.threads)] + (["--glibc-defaults"] * args.glibc_defaults)
     here = Path(fnnet.__file__).resolve().parents[1]
     return [
@@ -119,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(workloads.WORKLOADS)}")
     if args.baseline is not None and not (args.baseline / "fnnet" / "__init__.py").is_file():
         parser.error(f"--baseline: expected a checkout holding fnnet/, got {args.baseline}")
+    if args.same_process and args.baseline is None:
+        parser.error("--same-process: only with --baseline PATH")
     if args.quick:
         timing = harness.Timing(1, 1, 2, 0.0, min(args.settle_ms, 50.0))
         print("quick smoke run: a few calls each, the timings below are only indicative")
@@ -137,6 +167,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         harness.header(args.threads, pinned, versions)
         print(f"malloc: {malloc}")
+        if args.same_process:
+            print(
+                f"fnnet@base: {args.baseline.resolve()} ({_git_head(args.baseline)}), "
+                "loaded in this process as fnnet_base"
+            )
         for runner in runners:
             if isinstance(runner, harness.WorkerRunner):
                 root = Path(runner.hello["fnnet"]).parent
