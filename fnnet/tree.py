@@ -298,7 +298,7 @@ def zeros_like(tree: PyTree) -> PyTree:
 
 def _freeze_leaf(x: Any) -> Any:
     if isinstance(x, np.ndarray):
-        x.setflags(False)  # write=False; positional: a third of flags.writeable's cost
+        x.setflags(write=False)  # as x.flags.writeable = False, at half the cost
     return x
 
 
