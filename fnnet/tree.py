@@ -298,7 +298,9 @@ def zeros_like(tree: PyTree) -> PyTree:
 
 def _freeze_leaf(x: Any) -> Any:
     if isinstance(x, np.ndarray):
-        x.setflags(write=False)  # as x.flags.writeable = False, at half the cost
+        # write=False, given positionally: half the cost of the keyword (numpy's stubs
+        # accept only the keyword; the runtime signature is setflags(write, align, uic))
+        x.setflags(False)  # type: ignore[call-arg]
     return x
 
 

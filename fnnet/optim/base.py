@@ -134,7 +134,7 @@ def map_update(
         for a, like in zip(new, (W, *rest)):
             if a.dtype != like.dtype:  # e.g. a float64 step of a float32 parameter
                 return _read_only(_cast_like(new, (W, *rest)))
-            a.setflags(write=False)
+            a.setflags(False)  # type: ignore[call-arg]  # write=False, as in tree.freeze
         return new
 
     trees = (params, grads, *states) + (() if decay is None else (decay,))
