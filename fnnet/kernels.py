@@ -131,6 +131,16 @@ def _per_channel(op: Any, X: Array, v: Array) -> Array:
     return op(*wide).reshape(X.shape)
 
 
+def _add_per_channel_in_place(Y: Array, v: Array) -> Array:
+    """``Y += 1 v^T`` on a fresh ``Y (R, C)`` (on its wide view when there is one); ``Y``."""
+    wide = _wide(Y, v)
+    if wide is None:
+        np.add(Y, v, out=Y)
+    else:
+        np.add(wide[0], wide[1], out=wide[0])
+    return Y
+
+
 def channel_subtract(X: Array, v: Array) -> Array:
     """``Y = X - 1 v^T``, ``Y_ij = X_ij - v_j``: ``X (R, C)``, ``v (C,)``, ``Y (R, C)``."""
     return _per_channel(np.subtract, X, v)
@@ -154,12 +164,7 @@ def channel_affine(X: Array, a: Array, c: Array) -> Array:
     Y = channel_scale(X, a)
     if c.dtype != Y.dtype:  # another dtype: NumPy's promotion decides, in a new array
         return Y + c
-    wide = _wide(Y, c)
-    if wide is None:
-        np.add(Y, c, out=Y)
-    else:
-        np.add(wide[0], wide[1], out=wide[0])
-    return Y
+    return _add_per_channel_in_place(Y, c)
 
 
 def batch_norm_dLdZ(
@@ -294,12 +299,7 @@ def patches_matmul_bias(P: Array, W_mat: Array, b: Array) -> Array:
     times (``m`` a divisor of ``R``, ``m F`` about 1024; :func:`_wide`).
     """
     Z = P @ W_mat
-    wide = _wide(Z, b)
-    if wide is None:
-        np.add(Z, b, out=Z)
-    else:
-        np.add(wide[0], wide[1], out=wide[0])
-    return Z
+    return _add_per_channel_in_place(Z, b)
 
 
 def patch_grads(dLdZ: Array, W: Array) -> Array:
