@@ -26,7 +26,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,6 +36,7 @@ if "numpy" not in sys.modules:  # run as a script (imported by a test, NumPy is 
     threads.pin_before_import(threads.threads_from_argv(sys.argv[1:]))
 
 import allocator  # after the thread pools are pinned
+import harness
 import numpy as np
 
 # `from fnnet.x import y`, `from fnnet import y` and `import fnnet`: the forms fnnet uses
@@ -75,24 +75,16 @@ def workloads_for(package: ModuleType) -> ModuleType:
         sys.modules.update(saved)
 
 
-def timed(step: Any, inner: int) -> float:
-    """Seconds per call of ``step`` over ``inner`` calls."""
-    start = time.perf_counter()
-    for _ in range(inner):
-        step()
-    return (time.perf_counter() - start) / inner
-
-
 def compare(new: Any, base: Any, rounds: int, sample_s: float) -> dict[str, float]:
     """Alternate the two steps for ``rounds`` rounds; medians and quartiles of new/base."""
     for step in (new, base):  # warm up, and size a sample to about sample_s
         step()
-    inner = max(1, round(sample_s / max(timed(new, 3), 1e-7)))
+    inner = max(1, round(sample_s / max(harness.sample(new, 3), 1e-7)))
     ratios, t_new, t_base = [], [], []
     for r in range(rounds):
         order = [(new, t_new), (base, t_base)]
         for step, out in order if r % 2 == 0 else order[::-1]:
-            out.append(timed(step, inner))
+            out.append(harness.sample(step, inner))
         ratios.append(t_new[-1] / t_base[-1])
     q1, median, q3 = np.percentile(ratios, [25, 50, 75])
     return {
@@ -116,7 +108,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--baseline: expected a checkout holding fnnet/, got {args.baseline}")
     malloc = allocator.configure(glibc_defaults=False)
     pinned = threads.limit_after_import(args.threads)
-    import harness
     import workloads
 
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
