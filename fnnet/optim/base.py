@@ -88,13 +88,6 @@ def _cast_like(new: tuple[Array, ...], like: tuple[Array, ...]) -> tuple[Array, 
     return tuple(a.astype(b.dtype, copy=False) for a, b in zip(new, like))
 
 
-def _read_only(arrays: tuple[Array, ...]) -> tuple[Array, ...]:
-    """``arrays``, each made read-only (they are fresh: no caller holds a writable alias)."""
-    for a in arrays:
-        a.setflags(write=False)
-    return arrays
-
-
 class _ShapeMismatchError(ValueError):
     """A gradient whose shape differs from its parameter's (reported with its path)."""
 
@@ -133,7 +126,7 @@ def map_update(
         # one pass: each output read-only, until one needs its input's dtype back
         for a, like in zip(new, (W, *rest)):
             if a.dtype != like.dtype:  # e.g. a float64 step of a float32 parameter
-                return _read_only(_cast_like(new, (W, *rest)))
+                return tree.freeze(_cast_like(new, (W, *rest)))
             a.setflags(False)  # type: ignore[call-arg]  # write=False, as in tree.freeze
         return new
 
