@@ -75,6 +75,14 @@ def workloads_for(package: ModuleType) -> ModuleType:
         sys.modules.update(saved)
 
 
+def base_workloads(checkout: Path, folder: Path) -> ModuleType:
+    """The ``workloads`` module built with ``checkout``'s fnnet, loaded as ``fnnet_base``
+    from a renamed copy in ``folder`` (which must outlive its use)."""
+    renamed_copy(checkout.resolve(), folder)
+    sys.path.insert(0, str(folder))
+    return workloads_for(importlib.import_module("fnnet_base"))
+
+
 def compare(new: Any, base: Any, rounds: int, sample_s: float) -> dict[str, float]:
     """Alternate the two steps for ``rounds`` rounds; medians and quartiles of new/base."""
     for step in (new, base):  # warm up, and size a sample to about sample_s
@@ -115,9 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(workloads.WORKLOADS)}")
     with tempfile.TemporaryDirectory() as folder:
-        renamed_copy(args.baseline.resolve(), Path(folder))
-        sys.path.insert(0, folder)
-        base_workloads = workloads_for(importlib.import_module("fnnet_base"))
+        older = base_workloads(args.baseline, Path(folder))
         print(f"machine: {harness.cpu_name()}, load average {harness.load()}")
         print(f"threads: {args.threads} ({pinned}); memory: {malloc}")
         print(
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in names:
             only = frozenset({"fnnet"})
             new = workloads.WORKLOADS[name](only).steps.get("fnnet")
-            base = base_workloads.WORKLOADS[name](only).steps.get("fnnet")
+            base = older.WORKLOADS[name](only).steps.get("fnnet")
             if new is None or base is None:
                 print(f"| {name} | - | - | skipped: the older fnnet lacks its API | - |")
                 continue

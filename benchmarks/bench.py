@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import importlib
 import shutil
 import subprocess
 import sys
@@ -119,9 +118,7 @@ def _runners(args: argparse.Namespace) -> list[harness.Runner]:
 
         folder = Path(tempfile.mkdtemp(prefix="fnnet_base_"))
         atexit.register(shutil.rmtree, folder, True)
-        ab.renamed_copy(args.baseline.resolve(), folder)
-        sys.path.insert(0, str(folder))
-        base = ab.workloads_for(importlib.import_module("fnnet_base"))
+        base = ab.base_workloads(args.baseline, folder)
 
         def build_base(name: str, libs: frozenset[str]) -> workloads.Steps:
             return base.WORKLOADS[name](libs)
