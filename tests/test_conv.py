@@ -27,6 +27,13 @@ CONFIGS = [
     (5, 2, 2, (1, 8, 7, 2), 3),
     ((3, 2), (2, 1), (1, 0), (2, 6, 5, 2), 3),
     (3, 3, "valid", (1, 7, 8, 2), 2),
+    # stride 1 with Cout <= Cin: the input gradient as a correlation with flipped filters
+    (3, 1, 0, (2, 6, 7, 3), 2),
+    (2, 1, "same", (2, 5, 6, 3), 3),
+    ((3, 2), 1, (2, 0), (1, 5, 6, 4), 2),
+    (1, 1, 0, (1, 4, 5, 3), 3),
+    # ... except with a padding beyond k - 1 (col2im, then the crop)
+    (3, 1, 3, (1, 4, 5, 2), 2),
 ]
 
 
@@ -252,6 +259,34 @@ def test_first_layer_pullback_can_skip_the_input_gradient():
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(grads["W"], grads_skip["W"])
     np.testing.assert_array_equal(grads["b"], grads_skip["b"])
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding", "c_in", "c_out", "by_correlation"),
+    [
+        (1, 1, 4, 4, True),
+        (1, 0, 4, 2, True),
+        (1, 1, 2, 4, False),  # more output channels: col2im is faster
+        (2, 1, 4, 4, False),  # stride 2: not a correlation with the flipped filters
+        (1, 3, 4, 4, False),  # a padding beyond k - 1: col2im, then the crop
+    ],
+)
+def test_input_gradient_takes_the_form_its_shape_calls_for(
+    monkeypatch, stride, padding, c_in, c_out, by_correlation
+):
+    layer = Conv2d(c_in, c_out, 3, stride, padding, dtype=np.float64)
+    _, params, state = layer.init(KEY, (-1, 6, 5, c_in))
+    X = rand((2, 6, 5, c_in))
+    Z, _, pullback = layer.vjp(params, state, X)
+    dLdZ = rand(Z.shape, seed=3)
+    calls = []
+    col2im = fnnet.kernels.col2im
+    monkeypatch.setattr(fnnet.kernels, "col2im", lambda *a: calls.append(a) or col2im(*a))
+    _, dLdX = pullback(dLdZ)
+    assert (len(calls) == 0) == by_correlation
+    pads = resolve_padding((padding, padding), (6, 5), (3, 3), (stride, stride))
+    _, _, dX_ref = naive.conv2d_backward(X, params["W"], dLdZ, (stride, stride), pads)
+    np.testing.assert_allclose(dLdX, dX_ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("c_in", [1, 3])  # patches built two ways

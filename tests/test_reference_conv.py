@@ -70,11 +70,12 @@ def torch_conv(X, W, b, dLdZ, stride, padding):
 @pytest.mark.parametrize("kernel", [1, 2, 3, 5, (3, 2)])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("padding", [0, 1, "same"])
-def test_conv2d_matches_pytorch(kernel, stride, padding):
+@pytest.mark.parametrize("c_out", [4, 2])  # stride 1 with Cout <= Cin: the correlation form
+def test_conv2d_matches_pytorch(kernel, stride, padding, c_out):
     shape = (2, 9, 7, 3)
-    layer = Conv2d(3, 4, kernel, stride, padding, dtype=np.float64)
+    layer = Conv2d(3, c_out, kernel, stride, padding, dtype=np.float64)
     out_shape, params, state = layer.init(KEY, (-1, *shape[1:]))
-    params = {"W": params["W"], "b": rand((4,), seed=7)}
+    params = {"W": params["W"], "b": rand((c_out,), seed=7)}
     X = rand(shape)
     Z, _, pullback = layer.vjp(params, state, X)
     assert Z.shape == (2, *out_shape[1:])

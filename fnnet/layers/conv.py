@@ -62,6 +62,18 @@ def Conv2d(
         dLdX = dLdXp without its padding
 
     The fourth line (col2im) adds each copy of a pixel in ``P`` back onto the pixel.
+    With stride 1 those sums are a correlation of ``dLdZ`` with the flipped filters, and
+    when ``Cout <= Cin`` (and the padding is at most ``k - 1``) the pullback computes the
+    last three lines as one, with ``dLdZq`` the ``dLdZ`` zero-padded by ``kh - 1 - top``
+    rows above, ``kh - 1 - bottom`` below (the same for the columns)::
+
+        Q = im2col(dLdZq),  W_flip[(i, j, f), c] = W[kh-1-i, kw-1-j, c, f]
+        dLdX = Q W_flip                                      (N H W, Cin)
+
+    The same sums in another order: one product and one im2col of ``Cout`` channels
+    instead of ``kh kw`` thin products and col2im's ``kh kw`` additions of ``Cin``
+    channels. It is the faster form only while ``Cout <= Cin``: with ``Cout = 2 Cin``
+    (16 to 32 channels) it took 1.4 times as long.
     Element-wise these are the course's ``dL/db[f] = sum_{n, y, x} dL/dZ[n, y, x, f]``,
     ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]`` and
     ``dL/dXp[n, a, b, c] = sum_{y, x, f} dL/dZ[n, y, x, f] W[a - s y, b - s x, c, f]``;
@@ -128,6 +140,12 @@ def Conv2d(
         N, H, W_in, c_in = X.shape
         (top, bottom), (left, right) = pads
         Xp_shape = (N, H + top + bottom, W_in + left + right, c_in)
+        Z_shape = Z.shape
+        # the input gradient as a correlation (stride 1, at most Cin output channels, a
+        # padding of at most k - 1): dL/dZ's zero padding for it
+        kh, kw = kernel
+        pads_back = ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right))
+        by_correlation = strides == (1, 1) and c_out <= c_in and min(min(pads_back)) >= 0
 
         def pullback(dLdZ: Array, input_grad: bool = True) -> tuple[Params, Array | None]:
             # dLdZ as an (N Ho Wo, Cout) matrix: one row per window, as in P
@@ -142,6 +160,20 @@ def Conv2d(
             }
             if not input_grad:  # a first layer: training needs no gradient for the images
                 return grads, None
+            if by_correlation:
+                # stride 1: col2im's sums (below) are a correlation of dL/dZ with the
+                # flipped filters, dL/dX[n, a, b, c] =
+                #   sum_{i, j, f} dL/dZq[n, a + i, b + j, f] W[kh-1-i, kw-1-j, c, f]
+                # with dL/dZq = dL/dZ and kh-1-top, kh-1-bottom rows of zeros above and
+                # below, kw-1-left, kw-1-right columns left and right
+                dLdZq = zero_pad(np.reshape(dLdZ, Z_shape), pads_back)
+                # Q[(n, a, b), (i, j, f)] = dL/dZq[n, a + i, b + j, f]   (im2col)
+                Q = kernels.im2col(dLdZq, kernel, strides, (H, W_in))
+                # W_flip[(i, j, f), c] = W[kh-1-i, kw-1-j, c, f]
+                W_flip = W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, c_in)
+                # dL/dX = Q W_flip
+                dLdX_mat = Q @ W_flip
+                return grads, dLdX_mat.reshape(N, H, W_in, c_in)
             # dL/dP = dL/dZ W_mat^T
             dLdP = kernels.patch_grads(dLdZ_mat, W)
             # dL/dXp[n, a, b, c] = sum of dL/dP[(n, y, x), (i, j, c)] over s y + i = a,
