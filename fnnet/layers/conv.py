@@ -62,10 +62,15 @@ def Conv2d(
         dLdX = dLdXp without its padding
 
     The fourth line (col2im) adds each copy of a pixel in ``P`` back onto the pixel.
-    With stride 1 those sums are a correlation of ``dLdZ`` with the flipped filters, and
-    when ``Cout <= Cin`` (and the padding is at most ``k - 1``) the pullback computes the
-    last three lines as one, with ``dLdZq`` the ``dLdZ`` zero-padded by ``kh - 1 - top``
-    rows above, ``kh - 1 - bottom`` below (the same for the columns)::
+    Element-wise these are the course's ``dL/db[f] = sum_{n, y, x} dL/dZ[n, y, x, f]``,
+    ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]`` and
+    ``dL/dXp[n, a, b, c] = sum_{y, x, f} dL/dZ[n, y, x, f] W[a - s y, b - s x, c, f]``;
+    :mod:`fnnet.layers.naive` computes them by loops.
+
+    With stride 1 the last of these is a correlation of ``dLdZ`` with the flipped
+    filters, and when ``Cout <= Cin`` (and the padding is at most ``k - 1``) the pullback
+    computes the last three lines as one, with ``dLdZq`` the ``dLdZ`` zero-padded by
+    ``kh - 1 - top`` rows above, ``kh - 1 - bottom`` below (the same for the columns)::
 
         Q = im2col(dLdZq),  W_flip[(i, j, f), c] = W[kh-1-i, kw-1-j, c, f]
         dLdX = Q W_flip                                      (N H W, Cin)
@@ -74,10 +79,6 @@ def Conv2d(
     instead of ``kh kw`` thin products and col2im's ``kh kw`` additions of ``Cin``
     channels. It is the faster form only while ``Cout <= Cin``: with ``Cout = 2 Cin``
     (16 to 32 channels) it took 1.4 times as long.
-    Element-wise these are the course's ``dL/db[f] = sum_{n, y, x} dL/dZ[n, y, x, f]``,
-    ``dL/dW[i, j, c, f] = sum_{n, y, x} dL/dZ[n, y, x, f] Xp[n, s y + i, s x + j, c]`` and
-    ``dL/dXp[n, a, b, c] = sum_{y, x, f} dL/dZ[n, y, x, f] W[a - s y, b - s x, c, f]``;
-    :mod:`fnnet.layers.naive` computes them by loops.
 
     ``kernel_size``, ``stride`` and ``padding`` take an int or a pair ``(rows, cols)``;
     ``padding`` also takes ``"valid"`` (none) or ``"same"``: ``ceil(H / s)`` outputs,
